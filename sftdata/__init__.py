@@ -1,0 +1,83 @@
+"""sftdata: validate, convert, clean and measure fine-tuning datasets.
+
+>>> import sftdata
+>>> records = list(sftdata.read("fixtures/sharegpt/sft.jsonl"))  # doctest: +SKIP
+
+The public names below are imported lazily so that ``import sftdata`` stays fast and
+never imports pandas, pyarrow, datasets, transformers or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "AudioPart": "record",
+    "ConvertResult": "api",
+    "DataError": "errors",
+    "DetectResult": "detect",
+    "ImagePart": "record",
+    "Issue": "errors",
+    "KTORecord": "record",
+    "Message": "record",
+    "PreferenceRecord": "record",
+    "PretrainRecord": "record",
+    "ReasoningPart": "record",
+    "Record": "record",
+    "RecordError": "errors",
+    "RejectSink": "api",
+    "SFTRecord": "record",
+    "SftdataError": "errors",
+    "Source": "record",
+    "TextPart": "record",
+    "ToolCall": "record",
+    "ToolSpec": "record",
+    "VideoPart": "record",
+    "convert": "api",
+    "detect": "detect",
+    "get_format": "formats",
+    "read": "api",
+    "write": "api",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sftdata' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import ConvertResult, RejectSink, convert, read, write
+    from .detect import DetectResult, detect
+    from .errors import DataError, Issue, RecordError, SftdataError
+    from .formats import get_format
+    from .record import (
+        AudioPart,
+        ImagePart,
+        KTORecord,
+        Message,
+        PreferenceRecord,
+        PretrainRecord,
+        ReasoningPart,
+        Record,
+        SFTRecord,
+        Source,
+        TextPart,
+        ToolCall,
+        ToolSpec,
+        VideoPart,
+    )

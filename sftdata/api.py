@@ -1,0 +1,187 @@
+"""The Python API: read, write, convert. The CLI calls exactly these."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .detect import DetectResult, detect
+from .errors import LossError, RecordError, UnsupportedKindError
+from .formats import Format, LossReport, get_format
+from .io import atomic_path, read_rows, write_rows
+from .record import Record, Source
+
+
+class RejectSink:
+    """Collects rejected rows: counts per reason code, and optionally a JSONL file where
+    each line holds the source location, the issues and the row verbatim.
+
+    Use as a context manager; the file is written atomically on close.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.counts: Counter[str] = Counter()
+        self.total = 0
+        self.first: list[str] = []
+        self._cm: Any = None
+        self._fh: IO[bytes] | None = None
+
+    def __enter__(self) -> "RejectSink":
+        if self.path is not None:
+            self._cm = atomic_path(self.path)
+            tmp = self._cm.__enter__()
+            self._fh = open(tmp, "wb")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._cm.__exit__(*exc)
+
+    def add(self, row: Any, source: Source | None, error: RecordError) -> None:
+        self.total += 1
+        for issue in error.issues:
+            self.counts[issue.code] += 1
+        if len(self.first) < 5:
+            self.first.append(str(error))
+        if self._fh is not None:
+            self._fh.write(
+                orjson.dumps(
+                    {
+                        "source": str(source) if source else None,
+                        "line": source.line if source else None,
+                        "codes": sorted({i.code for i in error.issues}),
+                        "issues": [i.to_dict() for i in error.issues],
+                        "record": row,
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
+            )
+
+
+def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:
+    if isinstance(format, Format):
+        return format
+    if format == "auto":
+        return get_format(detect(path).format)
+    return get_format(format)
+
+
+def read(path: str | os.PathLike[str], format: str | Format = "auto", *, rejects: RejectSink | None = None) -> Iterator[Record]:
+    """Stream the records of a file.
+
+    ``format="auto"`` detects it from the first rows. A row that does not decode raises
+    :class:`~sftdata.errors.RecordError` (with file and line), unless ``rejects`` is
+    given, in which case it is recorded there and skipped.
+    """
+    fmt = _resolve(path, format)
+    decode = fmt.decode
+    for row, source in read_rows(path):
+        try:
+            yield decode(row, source)
+        except RecordError as err:
+            if rejects is None:
+                raise
+            rejects.add(row, source, err)
+
+
+def encode_all(records: Iterable[Record], fmt: Format, losses: LossReport, strict: bool = False) -> Iterator[dict[str, Any]]:
+    """Encode records, adding what was dropped to ``losses``; ``strict`` raises on any loss."""
+    for record in records:
+        row, lost = fmt.encode(record)
+        if lost:
+            if strict:
+                src = record.source
+                raise LossError(
+                    f"format '{fmt.name}' cannot carry: {', '.join(sorted(set(lost)))}.",
+                    path=src.path if src else None,
+                    line=src.line if src else None,
+                    remedy="Drop --strict to convert anyway (the loss is reported), or pick a richer target format.",
+                )
+            losses.add(sorted(set(lost)))
+        yield row
+
+
+def write(records: Iterable[Record], path: str | os.PathLike[str], format: str | Format, *, strict: bool = False) -> LossReport:
+    """Write records in ``format`` to ``path`` atomically; returns what the format dropped."""
+    fmt = get_format(format) if isinstance(format, str) else format
+    losses = LossReport()
+    write_rows(encode_all(records, fmt, losses, strict), path)
+    return losses
+
+
+@dataclass
+class ConvertResult:
+    """Counts and the loss report of one conversion. ``read == written + rejected``."""
+
+    source_format: str
+    target_format: str
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+    reject_codes: dict[str, int] = field(default_factory=dict)
+    losses: dict[str, int] = field(default_factory=dict)
+    detection: DetectResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.source_format,
+            "to": self.target_format,
+            "read": self.read,
+            "written": self.written,
+            "rejected": self.rejected,
+            "reject_codes": self.reject_codes,
+            "losses": self.losses,
+        }
+
+
+def convert(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    to: str | Format,
+    from_: str | Format = "auto",
+    *,
+    strict: bool = False,
+    rejects: str | os.PathLike[str] | None = None,
+) -> ConvertResult:
+    """Convert a file to another format.
+
+    Rows that do not decode go to ``rejects`` (a JSONL file) when given; otherwise the
+    first one stops the conversion. Either way nothing is written half-right: the output
+    appears only when the whole file converted.
+    """
+    detection = detect(src) if from_ == "auto" else None
+    source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
+    target = get_format(to) if isinstance(to, str) else to
+    if detection is not None and detection.kind not in target.kinds:
+        raise UnsupportedKindError(
+            f"'{Path(src).name}' holds {detection.kind} records, which format '{target.name}' cannot carry (it carries: {', '.join(target.kinds)}).",
+            path=str(src),
+            remedy="Choose a target that carries this kind; `sftdata formats` lists them.",
+        )
+    counter = Counter[str]()
+    with RejectSink(rejects) as sink:
+        def counted() -> Iterator[Record]:
+            for record in read(src, source_fmt, rejects=sink if rejects is not None else None):
+                counter["read"] += 1
+                yield record
+
+        losses = LossReport()
+        written = write_rows(encode_all(counted(), target, losses, strict), dst)
+    return ConvertResult(
+        source_fmt.name,
+        target.name,
+        read=counter["read"] + sink.total,
+        written=written,
+        rejected=sink.total,
+        reject_codes=dict(sink.counts),
+        losses=losses.to_dict(),
+        detection=detection,
+    )

@@ -1,0 +1,75 @@
+"""The ``sftdata`` command: a thin shell over the Python API.
+
+Each subcommand lives in its own module and is listed in ``_COMMANDS``; it is imported
+only when invoked (or when ``--help`` lists commands), so ``sftdata --help`` stays fast.
+Exit codes: 0 ok, 1 invalid data or failure, 2 usage error. ``SftdataError`` is printed
+as one paragraph, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+
+# command name -> (module, attribute, one-line help)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "convert": ("convert", "convert_cmd", "Convert a dataset to another format."),
+    "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
+    "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
+    "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = _COMMANDS.get(name)
+        if entry is None:
+            return None
+        module = importlib.import_module(f"{__name__}.{entry[0]}")
+        return getattr(module, entry[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sftdata")
+def cli() -> None:
+    """Validate, convert, clean and measure fine-tuning datasets."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and map errors to exit codes without tracebacks."""
+    from ..errors import SftdataError
+
+    try:
+        cli.main(args=argv, prog_name="sftdata", standalone_mode=False)
+    except SftdataError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; no partial output was left behind.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(0)
+
+
+def run(argv: list[str]) -> Any:  # pragma: no cover - convenience for debugging
+    return main(argv)

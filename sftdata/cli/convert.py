@@ -1,0 +1,81 @@
+"""``sftdata convert``, ``detect``, ``formats`` and ``schema``."""
+
+from __future__ import annotations
+
+import click
+import orjson
+
+from ..errors import UsageError
+
+
+@click.command("convert")
+@click.argument("input", type=click.Path(dir_okay=True))
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file; its suffix picks the file type (.jsonl, .json, .parquet, .xlsx).")
+@click.option("--to", "to", required=True, help="Target format (see `sftdata formats`).")
+@click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
+@click.option("--strict", is_flag=True, help="Fail instead of dropping fields the target cannot carry.")
+@click.option("--rejects", type=click.Path(), help="Write rows that do not decode here (JSONL with reasons) instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def convert_cmd(input: str, output: str, to: str, from_: str, strict: bool, rejects: str | None, as_json: bool) -> None:
+    """Convert INPUT to another format.
+
+    Example: sftdata convert data.json -o data.jsonl --to openai
+    """
+    from ..api import convert
+
+    result = convert(input, output, to=to, from_=from_, strict=strict, rejects=rejects)
+    if as_json:
+        click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{input} ({result.source_format}) -> {output} ({result.target_format}): read {result.read}, written {result.written}, rejected {result.rejected}")
+    if result.rejected:
+        codes = ", ".join(f"{k} {v}" for k, v in sorted(result.reject_codes.items()))
+        click.echo(f"rejected by reason: {codes}; see {rejects}")
+    if result.losses:
+        lost = ", ".join(f"{k} ({v} records)" for k, v in result.losses.items())
+        click.echo(f"not carried by {result.target_format}: {lost}")
+
+
+@click.command("detect")
+@click.argument("input", type=click.Path(dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def detect_cmd(input: str, as_json: bool) -> None:
+    """Name the format and kind of INPUT, with a confidence and the evidence."""
+    from ..detect import detect
+
+    result = detect(input)
+    if as_json:
+        click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{input}: format {result.format}, kind {result.kind}, confidence {result.confidence:.2f} ({result.evidence})")
+
+
+@click.command("formats")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def formats_cmd(as_json: bool) -> None:
+    """List format names, the kinds each carries and what each cannot carry."""
+    from ..formats import all_formats
+
+    rows = [{"name": f.name, "kinds": list(f.kinds), "summary": f.summary, "cannot_carry": list(f.cannot_carry)} for f in all_formats()]
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<12} kinds: {', '.join(row['kinds'])}")
+        click.echo(f"{'':<12} {row['summary']}")
+        if row["cannot_carry"]:
+            click.echo(f"{'':<12} cannot carry: {'; '.join(row['cannot_carry'])}")
+
+
+@click.command("schema")
+@click.argument("format")
+def schema_cmd(format: str) -> None:
+    """Print the JSON Schema of FORMAT's records."""
+    from ..formats import get_format
+
+    fmt = get_format(format)
+    try:
+        schema = fmt.json_schema()
+    except NotImplementedError:
+        raise UsageError(f"format '{fmt.name}' has no JSON Schema yet.") from None
+    click.echo(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())

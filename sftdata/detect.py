@@ -1,0 +1,90 @@
+"""Format detection: which registered format explains a file's rows, with evidence."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DetectionError
+from .formats import Format, all_formats
+from .io import read_rows
+from .record import Kind
+
+SAMPLE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    """The chosen format and kind, a confidence in [0, 1] and the evidence in words."""
+
+    format: str
+    kind: Kind
+    confidence: float
+    evidence: str
+    sampled: int
+    candidates: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "kind": self.kind,
+            "confidence": round(self.confidence, 3),
+            "evidence": self.evidence,
+            "sampled": self.sampled,
+            "candidates": [{"format": n, "score": round(s, 3)} for n, s in self.candidates],
+        }
+
+
+def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[Format] | None = None) -> DetectResult:
+    """Score every format on every sampled row; the best mean score wins.
+
+    A format must explain every sampled row to be chosen; when no format does, or rows
+    match different formats, :class:`DetectionError` names the closest candidates.
+    """
+    if not rows:
+        raise DetectionError("the file holds no records, so its format cannot be detected.", path=path, code="empty-file", remedy="Check that the right file was given.")
+    formats = formats if formats is not None else all_formats()
+    table: list[tuple[float, Format, Counter[str], str]] = []
+    for fmt in formats:
+        scores = [fmt.detect(row) for row in rows]
+        matched = [d for d in scores if d.score > 0]
+        kinds = Counter(str(d.kind) for d in matched)
+        mean = sum(d.score for d in scores) / len(rows)
+        evidence = matched[0].evidence if matched else ""
+        table.append((mean, fmt, kinds, f"{evidence} in {len(matched)}/{len(rows)} sampled rows"))
+    table.sort(key=lambda t: -t[0])
+    candidates = tuple((fmt.name, score) for score, fmt, _, _ in table if score > 0)[:5]
+    best_score, best, kinds, evidence = table[0]
+    full = [t for t in table if sum(t[2].values()) == len(rows)]
+    if not full:
+        keys = Counter(k for row in rows for k in row)
+        top = ", ".join(f"{n} ({s:.0%})" for n, s in candidates) or "none"
+        raise DetectionError(
+            f"no format matches every record (keys seen: {', '.join(k for k, _ in keys.most_common(8))}); closest: {top}.",
+            path=path,
+            code="mixed-formats" if candidates else "unknown-format",
+            remedy="Name the format with --from, map columns with --dataset-info, or split the file by format.",
+        )
+    best_score, best, kinds, evidence = max(full, key=lambda t: t[0])
+    kind, n_kind = kinds.most_common(1)[0]
+    if len(kinds) > 1:
+        raise DetectionError(
+            f"records of several kinds in one file ({', '.join(f'{k}: {n}' for k, n in kinds.items())}).",
+            path=path,
+            code="mixed-kinds",
+            remedy="Split the file by kind; a dataset has one kind.",
+        )
+    return DetectResult(best.name, kind, best_score, evidence, len(rows), candidates)  # type: ignore[arg-type]
+
+
+def detect(path: str | os.PathLike[str], sample: int = SAMPLE_SIZE) -> DetectResult:
+    """Detect the format and kind of a file from its first ``sample`` rows.
+
+    >>> detect("fixtures/sharegpt/sft.jsonl").format  # doctest: +SKIP
+    'sharegpt'
+    """
+    rows = [row for row, _ in itertools.islice(read_rows(path), sample)]
+    return detect_rows(rows, str(path))

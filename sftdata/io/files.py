@@ -1,0 +1,201 @@
+"""Suffix registry, JSON/JSONL reading and writing, atomic output."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from ..errors import ReadError, UsageError
+from ..record import Source
+
+Row = dict[str, Any]
+RowReader = Callable[[Path], Iterator[tuple[Row, Source]]]
+RowWriter = Callable[[Iterable[Row], IO[bytes]], int]
+
+_READERS: dict[str, RowReader] = {}
+_WRITERS: dict[str, RowWriter] = {}
+_COMPRESSIONS = (".gz", ".zst")
+
+
+def register_reader(suffix: str, reader: RowReader) -> None:
+    _READERS[suffix] = reader
+
+
+def register_writer(suffix: str, writer: RowWriter) -> None:
+    _WRITERS[suffix] = writer
+
+
+def suffix_of(path: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """``data.jsonl.gz`` -> ``(".jsonl", ".gz")``; a folder -> ``("<dir>", None)``."""
+    p = Path(path)
+    if p.is_dir():
+        return "<dir>", None
+    suffixes = [s.lower() for s in p.suffixes]
+    compression = suffixes[-1] if suffixes and suffixes[-1] in _COMPRESSIONS else None
+    if compression:
+        suffixes = suffixes[:-1]
+    return (suffixes[-1] if suffixes else ""), compression
+
+
+def open_binary(path: Path, compression: str | None) -> IO[bytes]:
+    """Open for reading, decompressing ``.gz``/``.zst`` transparently, with a 1 MiB buffer."""
+    if compression == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if compression == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            from ..errors import missing
+
+            raise missing("zstandard", "zst", "Reading .zst files") from None
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), buffer_size=1 << 20)  # type: ignore[arg-type]
+    return open(path, "rb", buffering=1 << 20)
+
+
+def _read_jsonl(path: Path, compression: str | None = None) -> Iterator[tuple[Row, Source]]:
+    name = str(path)
+    loads = orjson.loads
+    with open_binary(path, compression) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ReadError(
+                    f"line is not valid JSON ({exc}).",
+                    path=name,
+                    line=lineno,
+                    code="invalid-json",
+                    remedy="Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside.",
+                ) from None
+            if not isinstance(row, dict):
+                raise ReadError(f"each line must be a JSON object, got {type(row).__name__}.", path=name, line=lineno, code="wrong-type", remedy="Wrap the value in an object, e.g. {\"text\": ...}.")
+            yield row, Source(name, lineno, "line")
+
+
+def _read_json(path: Path, compression: str | None = None) -> Iterator[tuple[Row, Source]]:
+    name = str(path)
+    with open_binary(path, compression) as fh:
+        data = fh.read()
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        # A .json file that is really JSON Lines is common; read it as such.
+        if data.lstrip()[:1] == b"{" and b"\n{" in data:
+            yield from _read_jsonl(path, compression)
+            return
+        line = data[: exc.pos].count(b"\n") + 1
+        raise ReadError(f"file is not valid JSON ({exc.msg}).", path=name, line=line, code="invalid-json", remedy="Check the file around that line (a missing comma or quote?).") from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ReadError("a .json dataset must hold an array of objects or one object.", path=name, code="wrong-type", remedy="Wrap the records in [ ... ].")
+    for i, row in enumerate(value, 1):
+        if not isinstance(row, dict):
+            raise ReadError(f"record {i} is a {type(row).__name__}, not an object.", path=name, line=i, code="wrong-type", remedy="Every element of the array must be a JSON object.")
+        yield row, Source(name, i, "record")
+
+
+def read_rows(path: str | os.PathLike[str]) -> Iterator[tuple[Row, Source]]:
+    """Rows of any supported file, each with its provenance."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"file not found: {p}", remedy="Check the path.")
+    suffix, compression = suffix_of(p)
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_jsonl(p, compression)
+    if suffix == ".json":
+        return _read_json(p, compression)
+    _load_optional_io()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise UsageError(f"cannot read '{p.name}': unknown file type '{suffix or '(none)'}'.", remedy=f"Supported: .json, .jsonl, {', '.join(sorted(_READERS))} (optionally .gz/.zst).")
+    return reader(p)
+
+
+def _load_optional_io() -> None:
+    """Import the modules that register other suffixes (they import heavy packages lazily)."""
+    import importlib
+
+    for module in ("tables", "hf"):
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(f"{__package__}.{module}")
+
+
+def _write_jsonl(rows: Iterable[Row], fh: IO[bytes]) -> int:
+    dumps = orjson.dumps
+    n = 0
+    buf: list[bytes] = []
+    for row in rows:
+        buf.append(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        n += 1
+        if len(buf) >= 4096:
+            fh.write(b"".join(buf))
+            buf.clear()
+    fh.write(b"".join(buf))
+    return n
+
+
+def _write_json(rows: Iterable[Row], fh: IO[bytes]) -> int:
+    """A JSON array, one record per line (streams; readable and diff-friendly)."""
+    n = 0
+    fh.write(b"[")
+    for row in rows:
+        fh.write(b"\n" if n == 0 else b",\n")
+        fh.write(orjson.dumps(row))
+        n += 1
+    fh.write(b"\n]\n")
+    return n
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    On any exception (Ctrl-C included) the temporary file is removed and ``path`` is
+    left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_rows(rows: Iterable[Row], path: str | os.PathLike[str]) -> int:
+    """Write rows to ``path`` by its suffix, atomically. Returns the number written."""
+    suffix, compression = suffix_of(path)
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        writer: RowWriter = _write_json if suffix == ".json" else _write_jsonl
+    else:
+        _load_optional_io()
+        if suffix not in _WRITERS:
+            raise UsageError(f"cannot write '{Path(path).name}': unknown file type '{suffix or '(none)'}'.", remedy=f"Supported: .json, .jsonl, {', '.join(sorted(_WRITERS))}.")
+        writer = _WRITERS[suffix]
+    with atomic_path(path) as tmp:
+        if compression == ".gz":
+            with gzip.open(tmp, "wb") as fh:
+                return writer(rows, fh)  # type: ignore[arg-type]
+        if compression == ".zst":
+            import zstandard
+
+            with open(tmp, "wb") as raw, zstandard.ZstdCompressor().stream_writer(raw) as fh:
+                return writer(rows, fh)  # type: ignore[arg-type]
+        with open(tmp, "wb", buffering=1 << 20) as fh:
+            return writer(rows, fh)
