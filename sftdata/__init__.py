@@ -10,6 +10,8 @@ never imports pandas, pyarrow, datasets, transformers or torch.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -58,6 +60,24 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
+
+
+class _Package(types.ModuleType):
+    """Keeps public functions bound over same-named submodules.
+
+    Importing ``sftdata.detect`` (the module) would otherwise rebind the package
+    attribute ``detect`` from the function to the module, so ``sftdata.detect(path)``
+    would depend on import order. Internal code imports names from submodules
+    (``from .detect import detect``), which does not need that attribute.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -14,3 +14,9 @@ def test_all_is_sorted_and_resolves() -> None:
 def test_exports_point_at_their_defining_module() -> None:
     for name, module in sftdata._EXPORTS.items():
         assert getattr(importlib.import_module(f"sftdata.{module}"), name) is getattr(sftdata, name)
+
+
+def test_submodule_import_does_not_shadow_public_function() -> None:
+    importlib.import_module("sftdata.detect")
+    assert callable(sftdata.detect)
+    assert sftdata.detect is importlib.import_module("sftdata.detect").detect
