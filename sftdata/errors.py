@@ -7,6 +7,7 @@
     ├── MissingDependencyError   an optional extra is not installed
     └── DataError                the data cannot be used as asked (exit code 1)
         ├── ReadError            a file cannot be opened or a line is not JSON
+        ├── WriteError           the output file type cannot hold the records
         ├── RecordError          one record does not fit its format (.issues)
         ├── DetectionError       no format, or several formats, match a file
         ├── UnsupportedKindError the target format cannot carry a record's kind
@@ -111,6 +112,12 @@ class ReadError(DataError):
     code = "unreadable"
 
 
+class WriteError(DataError):
+    """The chosen output file type cannot hold the data (an over-long xlsx cell, ...)."""
+
+    code = "unwritable"
+
+
 class RecordError(DataError):
     """A record that cannot be decoded; ``issues`` says every reason."""
 
@@ -151,6 +158,7 @@ __all__ = [
     "SftdataError",
     "UnsupportedKindError",
     "UsageError",
+    "WriteError",
     "missing",
 ]
 

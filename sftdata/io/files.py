@@ -13,11 +13,12 @@ from typing import IO, Any
 
 import orjson
 
-from ..errors import ReadError, UsageError
+from ..errors import ReadError, UsageError, WriteError
 from ..record import Source
 
 Row = dict[str, Any]
-RowReader = Callable[[Path], Iterator[tuple[Row, Source]]]
+# ``reader(path, json_cells=True)``: ``json_cells`` matters only to flat tables (see cells.py).
+RowReader = Callable[..., Iterator[tuple[Row, Source]]]
 RowWriter = Callable[[Iterable[Row], IO[bytes]], int]
 
 _READERS: dict[str, RowReader] = {}
@@ -105,8 +106,12 @@ def _read_json(path: Path, compression: str | None = None) -> Iterator[tuple[Row
         yield row, Source(name, i, "record")
 
 
-def read_rows(path: str | os.PathLike[str]) -> Iterator[tuple[Row, Source]]:
-    """Rows of any supported file, each with its provenance."""
+def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True) -> Iterator[tuple[Row, Source]]:
+    """Rows of any supported file, each with its provenance.
+
+    ``json_cells=False`` keeps CSV/xlsx cells as written instead of applying the
+    JSON-cell rule (the spreadsheet column mapping wants answers verbatim).
+    """
     p = Path(path)
     if not p.exists():
         raise UsageError(f"file not found: {p}", remedy="Check the path.")
@@ -119,14 +124,14 @@ def read_rows(path: str | os.PathLike[str]) -> Iterator[tuple[Row, Source]]:
     reader = _READERS.get(suffix)
     if reader is None:
         raise UsageError(f"cannot read '{p.name}': unknown file type '{suffix or '(none)'}'.", remedy=f"Supported: .json, .jsonl, {', '.join(sorted(_READERS))} (optionally .gz/.zst).")
-    return reader(p)
+    return reader(p, json_cells=json_cells)
 
 
 def _load_optional_io() -> None:
     """Import the modules that register other suffixes (they import heavy packages lazily)."""
     import importlib
 
-    for module in ("tables", "hf"):
+    for module in ("tables", "parquet", "hf"):
         with contextlib.suppress(ModuleNotFoundError):
             importlib.import_module(f"{__package__}.{module}")
 
@@ -188,6 +193,15 @@ def write_rows(rows: Iterable[Row], path: str | os.PathLike[str]) -> int:
         if suffix not in _WRITERS:
             raise UsageError(f"cannot write '{Path(path).name}': unknown file type '{suffix or '(none)'}'.", remedy=f"Supported: .json, .jsonl, {', '.join(sorted(_WRITERS))}.")
         writer = _WRITERS[suffix]
+    try:
+        return _write_atomic(rows, Path(path), writer, compression)
+    except WriteError as err:
+        if err.path is None:  # writers know the record, not the file
+            err.path = str(path)
+        raise
+
+
+def _write_atomic(rows: Iterable[Row], path: Path, writer: RowWriter, compression: str | None) -> int:
     with atomic_path(path) as tmp:
         if compression == ".gz":
             with gzip.open(tmp, "wb") as fh:
