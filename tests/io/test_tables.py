@@ -63,7 +63,7 @@ def test_sharegpt_records_survive_tables(realdata: Path, tmp_path: Path, suffix:
     """glaive's `tools` is a JSON string in the source; the JSON-cell rule parses it and
     the format accepts both spellings, so the decoded records are equal."""
     fmt = get_format("sharegpt")
-    for name in ("glaive_toolcall_en_demo.json", "dpo_en_demo.json", "kto_en_demo.json"):
+    for name in ("glaive_toolcall_en_demo.json", "dpo_en_demo.json"):
         src = realdata / name
         path = tmp_path / f"{name}{suffix}"
         write_rows(rows_of(src), path)
