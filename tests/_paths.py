@@ -5,5 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-# SFTDATA_REALDATA points elsewhere (e.g. a CI cache); tests needing it skip when absent.
-REALDATA = Path(os.environ.get("SFTDATA_REALDATA", ROOT.parent / "shared" / "realdata" / "llamafactory"))
+# ../shared next to the checkout; a git worktree one level deeper finds it one level up.
+_CANDIDATES = [Path(os.environ["SFTDATA_REALDATA"])] if os.environ.get("SFTDATA_REALDATA") else []
+_CANDIDATES += [base / "shared" / "realdata" / "llamafactory" for base in (ROOT.parent, ROOT.parent.parent)]
+REALDATA = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -78,6 +79,18 @@ class Format:
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema of one wire record."""
         raise NotImplementedError
+
+    def dataset_info_entry(self, file_name: str, kind: Kind = "sft", present: Iterable[str] | None = None) -> dict[str, Any]:
+        """The LLaMA-Factory ``dataset_info.json`` entry that makes a file written in this
+        format loadable with ``dataset: NAME``.
+
+        ``present`` names the columns the written rows actually hold (LLaMA-Factory fails
+        on a mapped column that is absent); ``None`` maps only the columns every row has.
+        """
+        raise UsageError(
+            f"LLaMA-Factory cannot read format '{self.name}' directly.",
+            remedy="Convert to alpaca or sharegpt (`--to sharegpt`) for LLaMA-Factory.",
+        )
 
     def refuse(self, record: Record) -> UnsupportedKindError:
         src = record.source
