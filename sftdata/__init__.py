@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "ConvertResult": "api",
     "DataError": "errors",
     "DetectResult": "detect",
+    "Encoded": "tokens",
     "ImagePart": "record",
     "Issue": "errors",
     "KTORecord": "record",
@@ -32,16 +33,25 @@ _EXPORTS: dict[str, str] = {
     "Record": "record",
     "RecordError": "errors",
     "RejectSink": "api",
+    "Rendered": "templates",
     "SFTRecord": "record",
     "SftdataError": "errors",
     "Source": "record",
+    "Span": "templates",
+    "Template": "templates",
     "TextPart": "record",
+    "TokenCounts": "tokens",
+    "Tokenizer": "tokenizers",
     "ToolCall": "record",
     "ToolSpec": "record",
     "VideoPart": "record",
     "convert": "api",
+    "count_record": "tokens",
     "detect": "detect",
+    "encode_record": "tokens",
     "get_format": "formats",
+    "get_template": "templates",
+    "get_tokenizer": "tokenizers",
     "read": "api",
     "write": "api",
 }
@@ -85,6 +95,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .detect import DetectResult, detect
     from .errors import DataError, Issue, RecordError, SftdataError
     from .formats import get_format
+    from .templates import Rendered, Span, Template, get_template
+    from .tokenizers import Tokenizer, get_tokenizer
+    from .tokens import Encoded, TokenCounts, count_record, encode_record
     from .record import (
         AudioPart,
         ImagePart,

@@ -1,0 +1,200 @@
+"""The ``hf`` template: a local tokenizer folder's jinja ``chat_template``, sandboxed.
+
+Spans come from rendering prefixes: the text up to an assistant turn rendered with
+``add_generation_prompt=True`` ends where the answer starts, and the conversation up to
+and including that turn ends (after trailing whitespace is dropped) where its trained
+part ends. When a template renders earlier turns differently once later ones follow
+(Qwen3's reasoning blocks do), the answer is located by its text instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import UsageError
+from ..record import Message, Role, ToolSpec
+from ..tokenizers import Tokenizer
+from .base import Conversation, Rendered, Span, TrainOn, _unpack
+
+
+def message_dict(m: Message) -> dict[str, Any]:
+    """A message as the OpenAI-style dict chat templates expect."""
+    if m.media():
+        content: Any = [{"type": p.type, "text": p.text} if p.type in ("text", "reasoning") else {"type": p.type, p.type: p.url} for p in m.parts]  # type: ignore[union-attr]
+    else:
+        content = "".join(f"<think>\n{p.text}\n</think>\n\n" if p.type == "reasoning" else p.text for p in m.parts)  # type: ignore[union-attr]
+    out: dict[str, Any] = {"role": m.role, "content": content}
+    if m.tool_calls:
+        out["tool_calls"] = [{"type": "function", "function": {"name": c.name, "arguments": c.arguments}, **({"id": c.id} if c.id else {})} for c in m.tool_calls]
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    if m.name:
+        out["name"] = m.name
+    return out
+
+
+def tool_dict(spec: ToolSpec) -> dict[str, Any]:
+    """A tool spec as ``{"type": "function", "function": {...}}``."""
+    body: dict[str, Any] = {"name": spec.name}
+    if spec.description is not None:
+        body["description"] = spec.description
+    if spec.parameters is not None:
+        body["parameters"] = spec.parameters
+    body.update(spec.extra)
+    return {"type": "function", "function": body}
+
+
+def _environment() -> Any:
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateError
+    from jinja2.ext import Extension, loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Generation(Extension):
+        """``{% generation %}...{% endgeneration %}`` (HF's assistant mask markers): rendered as is."""
+
+        tags = {"generation"}
+
+        def parse(self, parser: Any) -> Any:
+            next(parser.stream)
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return nodes.Scope(body)
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, Generation])
+    env.filters["tojson"] = lambda x, indent=None, ensure_ascii=False, separators=None, sort_keys=False: json.dumps(
+        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: __import__("datetime").datetime.now().strftime(fmt)
+    return env
+
+
+@dataclass(frozen=True)
+class HFTemplate:
+    """A jinja chat template rendered in a sandbox (see the module docstring)."""
+
+    source: str
+    name: str = "hf"
+    stop: str = ""
+    bos_token: str = ""
+
+    @classmethod
+    def load(cls, tokenizer: Tokenizer | None = None, model_dir: Path | None = None) -> "HFTemplate":
+        """From ``model_dir`` (``chat_template.jinja`` or ``tokenizer_config.json``) or from
+        a Hugging Face tokenizer loaded from a folder."""
+        folder = model_dir or getattr(tokenizer, "path", None)
+        if folder is not None:
+            folder = Path(folder)
+            cfg: dict[str, Any] = {}
+            if (folder / "tokenizer_config.json").exists():
+                cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+            source = (folder / "chat_template.jinja").read_text(encoding="utf-8") if (folder / "chat_template.jinja").exists() else cfg.get("chat_template")
+            if isinstance(source, list):  # named templates: take "default"
+                source = next((t["template"] for t in source if t.get("name") == "default"), None)
+            if isinstance(source, str):
+                return cls(source, stop=_token_text(cfg.get("eos_token")) or (tokenizer.eos_token if tokenizer else ""), bos_token=_token_text(cfg.get("bos_token")))
+        if tokenizer is not None and isinstance(getattr(tokenizer, "chat_template", None), str):
+            return cls(tokenizer.chat_template, stop=tokenizer.eos_token)  # type: ignore[attr-defined]
+        raise UsageError(
+            "template 'hf' needs a local tokenizer folder with a chat_template.",
+            field="--template",
+            remedy="Pass --tokenizer PATH_TO_MODEL_FOLDER (with tokenizer_config.json or chat_template.jinja), or pick a built-in template.",
+        )
+
+    def _compiled(self) -> Any:
+        cached = _COMPILED.get(self.source)
+        if cached is None:
+            cached = _COMPILED[self.source] = _environment().from_string(self.source)
+        return cached
+
+    def text(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None, add_generation_prompt: bool = False) -> str:
+        """Render OpenAI-style message dicts with the jinja template."""
+        return self._compiled().render(
+            messages=list(messages), tools=list(tools) if tools else None, add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token, eos_token=self.stop,
+        )
+
+    def render(self, record_or_messages: Conversation, train_on: TrainOn = "all", tools: Sequence[ToolSpec] | None = None, branch: Literal["chosen", "rejected"] = "chosen") -> Rendered:
+        messages, specs = _unpack(record_or_messages, branch)
+        specs = tuple(tools) if tools is not None else specs
+        dicts = [message_dict(m) for m in messages]
+        tdicts = [tool_dict(s) for s in specs] or None
+        full = self.text(dicts, tdicts)
+        last = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1)
+        trained: list[tuple[int, int]] = []
+        content: list[tuple[int, int, Role]] = []
+        cursor = 0
+        for i, m in enumerate(messages):
+            body = dicts[i]["content"] if isinstance(dicts[i]["content"], str) else ""
+            at = full.find(body, cursor) if body else -1
+            if at >= 0:
+                content.append((at, at + len(body), m.role))
+            if m.role != "assistant" or not (m.train if m.train is not None else (train_on != "last" or i == last)):
+                if at >= 0:
+                    cursor = at + len(body)
+                continue
+            start, end = self._answer(dicts, tdicts, i, full, at, body, cursor)
+            trained.append((start, end))
+            cursor = end
+        if train_on == "everything":
+            trained = [(0, len(full))]
+        return Rendered(full, _spans(full, trained, content, messages))
+
+    def _answer(self, dicts: list[dict[str, Any]], tools: Any, i: int, full: str, at: int, body: str, cursor: int) -> tuple[int, int]:
+        try:
+            head = self.text(dicts[:i], tools, add_generation_prompt=True)
+            upto = self.text(dicts[: i + 1], tools).rstrip()
+        except Exception:  # a template that cannot render a prefix (e.g. needs a user turn)
+            head, upto = "", ""
+        if head and full.startswith(head) and full.startswith(upto) and len(upto) > len(head):
+            return len(head), len(upto)
+        start = at if at >= 0 else cursor
+        end = start + len(body)
+        if self.stop:
+            stop_at = full.find(self.stop, end)
+            if stop_at >= 0:
+                end = stop_at + len(self.stop)
+        return start, end
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _token_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("content", ""))
+    return str(value or "")
+
+
+def _spans(full: str, trained: list[tuple[int, int]], content: list[tuple[int, int, Role]], messages: Sequence[Message]) -> tuple[Span, ...]:
+    """Cut ``full`` at every boundary and label each piece."""
+    points = {0, len(full)}
+    for a, b in trained:
+        points.update((a, b))
+    for a, b, _ in content:
+        points.update((a, b))
+    cuts = sorted(p for p in points if 0 <= p <= len(full))
+    spans: list[Span] = []
+    role: Role = messages[0].role if messages else "system"
+    for a, b in zip(cuts, cuts[1:]):
+        if a == b:
+            continue
+        owner = next((r for s, e, r in content if s <= a < e), None)
+        if owner is not None:
+            role = owner
+        trainable = any(s <= a < e for s, e in trained)
+        own = owner is None
+        if trainable and not own:
+            role = "assistant" if role == "assistant" else role
+        if spans and (p := spans[-1]).trainable == trainable and p.role == role and p.template == own:
+            spans[-1] = Span(p.start, b, trainable, role, own)
+        else:
+            spans.append(Span(a, b, trainable, role, own))
+    return tuple(spans)
