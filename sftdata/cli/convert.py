@@ -15,15 +15,16 @@ from ..errors import UsageError
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--strict", is_flag=True, help="Fail instead of dropping fields the target cannot carry.")
 @click.option("--rejects", type=click.Path(), help="Write rows that do not decode here (JSONL with reasons) instead of stopping.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for a large .jsonl -> .jsonl conversion (default: one per CPU from 32 MiB; 1 = never).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def convert_cmd(input: str, output: str, to: str, from_: str, strict: bool, rejects: str | None, as_json: bool) -> None:
+def convert_cmd(input: str, output: str, to: str, from_: str, strict: bool, rejects: str | None, workers: int | None, as_json: bool) -> None:
     """Convert INPUT to another format.
 
     Example: sftdata convert data.json -o data.jsonl --to openai
     """
     from ..api import convert
 
-    result = convert(input, output, to=to, from_=from_, strict=strict, rejects=rejects)
+    result = convert(input, output, to=to, from_=from_, strict=strict, rejects=rejects, workers=workers)
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return

@@ -1,0 +1,176 @@
+"""Order-preserving multi-process conversion of large JSONL files.
+
+Decoding into canonical records is CPU-bound Python; on a big ``.jsonl`` input the file
+is cut into byte ranges at line boundaries, worker processes decode and encode one range
+each (reading it themselves, so no input crosses a pipe) and the parent writes their
+output in file order. Everything the single-process path guarantees holds here too:
+
+* provenance is exact: workers number lines within their range and the parent adds the
+  range's first line number to every reject and error;
+* the first error in *file order* stops the conversion (ranges are consumed in order);
+* rejects, loss counts and ``read == written + rejected`` are the same as in one process.
+
+It is used by :func:`sftdata.convert` for uncompressed ``.jsonl`` to ``.jsonl`` when the
+input is at least :data:`MIN_BYTES` and more than one CPU is available.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .errors import Issue, LossError, ReadError, RecordError, SftdataError
+from .formats import Format
+from .record import Source
+
+MIN_BYTES = 32 << 20  # below this, starting processes costs more than it saves
+CHUNK_BYTES = 4 << 20
+
+
+@dataclass
+class ChunkResult:
+    """What one worker sends back for one byte range (all line numbers are local, 1-based)."""
+
+    output: bytes = b""
+    lines: int = 0
+    written: int = 0
+    rejects: list[tuple[int, Any, tuple[Issue, ...]]] = field(default_factory=list)
+    losses: Counter[str] = field(default_factory=Counter)
+    #: (error class name, message, local line, code, field, remedy) of a stopping error
+    error: tuple[str, str, int, str, str | None, str | None] | None = None
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _init(path: str, source_fmt: Format, target: Format, strict: bool, keep_rejects: bool) -> None:
+    _STATE.update(path=path, source=source_fmt, target=target, strict=strict, keep=keep_rejects)
+
+
+def _convert_range(span: tuple[int, int]) -> ChunkResult:
+    start, end = span
+    path: str = _STATE["path"]
+    decode = _STATE["source"].decode
+    encode = _STATE["target"].encode
+    strict: bool = _STATE["strict"]
+    keep: bool = _STATE["keep"]
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    result = ChunkResult(lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
+    loads, dumps, nl = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    out: list[bytes] = []
+    losses = result.losses
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = loads(line)
+        except orjson.JSONDecodeError as exc:
+            result.error = ("ReadError", f"line is not valid JSON ({exc}).", lineno, "invalid-json", None, "Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside.")
+            break
+        if not isinstance(row, dict):
+            result.error = ("ReadError", f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", None, 'Wrap the value in an object, e.g. {"text": ...}.')
+            break
+        try:
+            record = decode(row, Source(path, lineno, "line"))
+        except RecordError as err:
+            if not keep:
+                result.error = ("RecordError", err.message, lineno, err.code, err.field, err.remedy)
+                result.rejects.append((lineno, None, err.issues))
+                break
+            result.rejects.append((lineno, row, err.issues))
+            continue
+        try:
+            encoded, lost = encode(record)
+        except SftdataError as err:
+            result.error = (type(err).__name__, err.message, lineno, err.code, err.field, err.remedy)
+            break
+        if lost:
+            names = sorted(set(lost))
+            if strict:
+                result.error = ("LossError", f"format '{_STATE['target'].name}' cannot carry: {', '.join(names)}.", lineno, "lossy-conversion", None, "Drop --strict to convert anyway (the loss is reported), or pick a richer target format.")
+                break
+            losses.update(names)
+        out.append(dumps(encoded, option=nl))
+    result.output = b"".join(out)
+    result.written = len(out)
+    return result
+
+
+def spans(path: Path, chunk: int | None = None) -> Iterator[tuple[int, int]]:
+    """Byte ranges of about ``chunk`` bytes, each ending just after a newline (or at EOF)."""
+    chunk = chunk or CHUNK_BYTES
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        start = 0
+        while start < size:
+            fh.seek(min(start + chunk, size))
+            fh.readline()
+            end = min(fh.tell(), size)
+            yield start, end
+            start = end
+
+
+def _revive(result: ChunkResult, path: str, base: int) -> SftdataError:
+    assert result.error is not None
+    kind, message, lineno, code, fld, remedy = result.error
+    line = base + lineno
+    if kind == "RecordError":
+        return RecordError(list(result.rejects[-1][2]), path=path, line=line, remedy=remedy)
+    cls = {"ReadError": ReadError, "LossError": LossError}.get(kind)
+    if cls is None:
+        from . import errors
+
+        cls = getattr(errors, kind, SftdataError)
+    err = cls.__new__(cls)
+    SftdataError.__init__(err, message, path=path, line=line, field=fld, remedy=remedy, code=code)
+    return err
+
+
+@dataclass
+class ParallelCounts:
+    read: int = 0
+    written: int = 0
+    losses: Counter[str] = field(default_factory=Counter)
+
+
+def convert_jsonl_parallel(src: Path, out: IO[bytes], source_fmt: Format, target: Format, *, strict: bool, rejects: Any, workers: int) -> ParallelCounts:
+    """Convert ``src`` (JSONL) into ``out`` with ``workers`` processes, in file order.
+
+    ``rejects`` is a :class:`~sftdata.api.RejectSink` or ``None`` (then the first record
+    that does not decode raises, as in one process).
+    """
+    path = str(src)
+    counts = ParallelCounts()
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    base = 0
+    with ctx.Pool(workers, initializer=_init, initargs=(path, source_fmt, target, strict, rejects is not None)) as pool:
+        try:
+            # imap keeps file order; each worker holds one range at a time, so memory
+            # stays near workers x CHUNK_BYTES.
+            for result in pool.imap(_convert_range, spans(src), chunksize=1):
+                if result.error is not None:
+                    raise _revive(result, path, base)
+                for lineno, row, issues in result.rejects:
+                    rejects.add(row, Source(path, base + lineno, "line"), RecordError(list(issues), path=path, line=base + lineno))
+                out.write(result.output)
+                counts.read += result.written + len(result.rejects)
+                counts.written += result.written
+                counts.losses.update(result.losses)
+                base += result.lines
+        finally:
+            pool.terminate()
+    return counts
+
+
+def default_workers() -> int:
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(n, 8))
