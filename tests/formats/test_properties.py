@@ -30,6 +30,11 @@ CASES: dict[str, tuple[Carry, tuple[str, ...], list[str]]] = {
         ALL,
         ["instruction", "input", "output", "history", "system", "chosen", "rejected", "kto_tag", "label", "text", "images", "tools"],
     ),
+    "openai": (
+        Carry(media=MEDIA, tools=True, tool_calls=True, call_ids=True, call_text=True, reasoning=True, train_flags=True),
+        ("sft", "preference", "kto"),
+        ["messages", "tools", "chosen", "rejected", "label", "kto_tag", "images"],
+    ),
     "sharegpt": (
         Carry(media=MEDIA, tools=True, tool_calls=True),
         ("sft", "preference", "kto"),
