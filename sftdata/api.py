@@ -83,7 +83,8 @@ def read(path: str | os.PathLike[str], format: str | Format = "auto", *, rejects
     """
     fmt = _resolve(path, format)
     decode = fmt.decode
-    for row, source in read_rows(path):
+    # A column mapping (formats.table) wants spreadsheet cells verbatim.
+    for row, source in read_rows(path, json_cells=not getattr(fmt, "raw_cells", False)):
         try:
             yield decode(row, source)
         except RecordError as err:

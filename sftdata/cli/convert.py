@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import orjson
 
@@ -16,15 +18,43 @@ from ..errors import UsageError
 @click.option("--strict", is_flag=True, help="Fail instead of dropping fields the target cannot carry.")
 @click.option("--rejects", type=click.Path(), help="Write rows that do not decode here (JSONL with reasons) instead of stopping.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for a large .jsonl -> .jsonl conversion (default: one per CPU from 32 MiB; 1 = never).")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN", help="Spreadsheet mode: fill an alpaca field (instruction, input, output, system, history, chosen, rejected, kto_tag, text, images) from a column, by header name or letter (A, B, ...).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Spreadsheet mode: the same value of a field for every row.")
+@click.option("--instruction", default=None, help="Spreadsheet mode: shortcut for --set instruction=TEXT.")
+@click.option("--system", default=None, help="Spreadsheet mode: shortcut for --set system=TEXT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def convert_cmd(input: str, output: str, to: str, from_: str, strict: bool, rejects: str | None, workers: int | None, as_json: bool) -> None:
+def convert_cmd(
+    input: str,
+    output: str,
+    to: str,
+    from_: str,
+    strict: bool,
+    rejects: str | None,
+    workers: int | None,
+    maps: tuple[str, ...],
+    sets: tuple[str, ...],
+    instruction: str | None,
+    system: str | None,
+    as_json: bool,
+) -> None:
     """Convert INPUT to another format.
 
-    Example: sftdata convert data.json -o data.jsonl --to openai
+    Examples:
+
+    \b
+      sftdata convert data.json -o data.jsonl --to openai
+      sftdata convert answers.xlsx -o train.json --to alpaca --map input=A --map output=B --instruction "Answer briefly."
     """
     from ..api import convert
 
-    result = convert(input, output, to=to, from_=from_, strict=strict, rejects=rejects, workers=workers)
+    source: Any = from_
+    if maps or sets or instruction is not None or system is not None:
+        from ..formats.table import TableFormat, TableMapping
+
+        if from_ != "auto":
+            raise UsageError("--from cannot be combined with --map/--set: the mapping is the source format.", remedy="Drop --from.")
+        source = TableFormat.for_file(input, TableMapping.parse(maps, sets, instruction=instruction, system=system))
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers)
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
