@@ -21,7 +21,9 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("convert", "convert_cmd", "Convert a dataset to another format."),
     "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
+    "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
+    "stats": ("stats", "stats_cmd", "Token statistics after the chat template, and what cutoff_len cuts."),
 }
 
 

@@ -1,0 +1,114 @@
+"""``sftdata stats`` and ``sftdata render``: token counts after the chat template, and
+what the model sees with the trained spans highlighted."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from typing import Any
+
+import click
+import orjson
+
+from ..errors import UsageError
+
+TEMPLATE_HELP = "Chat template: qwen, chatml, llama3, llama2, mistral, vicuna, alpaca, plain, or hf (the tokenizer folder's own)."
+TOKENIZER_HELP = "Tokenizer: qwen2.5 (built in, offline; aliases qwen2, qwen), a tiktoken encoding, a local HF tokenizer folder or a hub id."
+
+
+def _common(f: Any) -> Any:
+    f = click.option("--train-on", type=click.Choice(["all", "last", "everything"]), default="all", show_default=True, help="Train on all assistant turns, the last one only, or every token.")(f)
+    f = click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")(f)
+    f = click.option("--template", default="qwen", show_default=True, help=TEMPLATE_HELP)(f)
+    f = click.option("--tokenizer", default="qwen2.5", show_default=True, help=TOKENIZER_HELP)(f)
+    return f
+
+
+@click.command("stats")
+@click.argument("input", type=click.Path(dir_okay=True))
+@_common
+@click.option("--cutoff-len", type=click.IntRange(min=1), help="The trainer's cutoff_len: report what it cuts.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Epochs, for the total training tokens.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: 2 for files over 4 MB, else 1).")
+@click.option("--rejects", type=click.Path(), help="Write rows that do not decode here (JSONL with reasons) instead of stopping.")
+@click.option("--plot", type=click.Path(), help="Write a length histogram with the cutoff marked (.png needs matplotlib; .html needs nothing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool) -> None:
+    """Token statistics of INPUT after the chat template.
+
+    Per record: total, prompt, trainable and template-overhead tokens, turns and media;
+    summaries (mean, min, p50, p90, p95, p99, max), a histogram, and what --cutoff-len
+    would cut. Example: sftdata stats data.jsonl --tokenizer qwen2.5 --cutoff-len 2048
+    """
+    from ..api import RejectSink
+    from ..stats import StatsConfig, token_stats
+
+    if plot and not plot.lower().endswith((".png", ".html", ".htm", ".svg")):
+        raise UsageError(f"--plot must end in .png, .svg or .html, not '{plot}'.", field="--plot")
+    config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_len, epochs=epochs, format=from_)  # type: ignore[arg-type]
+    bar = _progress() if sys.stderr.isatty() and not as_json else None
+    with RejectSink(rejects) as sink, (bar or nullcontext()):
+        task = bar.add_task("tokenizing", total=None) if bar else None
+        tick = (lambda n: bar.update(task, completed=n)) if bar else None  # type: ignore[union-attr, arg-type]
+        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=tick)
+    if plot:
+        from ..stats_plot import plot_lengths
+
+        plot_lengths(report, plot)
+    if as_json:
+        click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    from .stats_view import print_report
+
+    print_report(report, rejects=rejects, plot=plot)
+
+
+def _progress() -> Any:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} records"), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+
+@click.command("render")
+@click.argument("input", type=click.Path(dir_okay=True))
+@_common
+@click.option("-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many records to show.")
+@click.option("--skip", type=click.IntRange(min=0), default=0, show_default=True, help="Records to skip first.")
+@click.option("--json", "as_json", is_flag=True, help="Print text, spans and token counts as JSON lines.")
+def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, count: int, skip: int, as_json: bool) -> None:
+    """Show exactly what the model sees for the first records of INPUT.
+
+    Trained spans are highlighted on a terminal and wrapped in [[ ]] otherwise.
+    Example: sftdata render data.jsonl --template qwen -n 3
+    """
+    from itertools import islice
+
+    from ..api import read
+    from ..record import PreferenceRecord, PretrainRecord
+    from ..templates import get_template
+    from ..tokenizers import get_tokenizer
+    from ..tokens import encode_record, encode_rendered
+    from .stats_view import print_rendered
+
+    tok = get_tokenizer(tokenizer)
+    tpl = get_template(template, tokenizer=tok)
+    for record in islice(read(input, from_), skip, skip + count):
+        branches = ("chosen", "rejected") if isinstance(record, PreferenceRecord) else ("chosen",)
+        for branch in branches:
+            if isinstance(record, PretrainRecord):
+                from ..templates import Rendered, Span
+
+                text = record.text + tok.eos_token
+                rendered = Rendered(text, (Span(0, len(text), True, "assistant"),))
+                enc = encode_record(record, tok, tpl)
+            else:
+                rendered = tpl.render(record, train_on=train_on, branch=branch)  # type: ignore[arg-type, call-arg]
+                enc = encode_rendered(rendered, tok)
+            where = str(record.source) if record.source else "?"
+            label = f"{where} {record.kind}" + (f" ({branch})" if len(branches) > 1 else "")
+            if as_json:
+                spans = [{"start": s.start, "end": s.end, "trainable": s.trainable, "role": s.role, "template": s.template} for s in rendered.spans]
+                click.echo(orjson.dumps({"source": where, "kind": record.kind, "branch": branch, "text": rendered.text, "spans": spans, "tokens": len(enc.input_ids), "trainable": enc.trainable}).decode())
+            else:
+                print_rendered(label, rendered, len(enc.input_ids), enc.trainable)

@@ -1,0 +1,103 @@
+"""Terminal rendering of stats reports and rendered records (rich on a terminal, plain
+text otherwise)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..stats_report import StatsReport
+from ..templates import Rendered
+
+_LISTED = 20
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.2f}" if isinstance(x, float) and not x.is_integer() else f"{int(x):,}"
+
+
+def print_report(report: StatsReport, rejects: str | None = None, plot: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(report.kinds.items()))
+    console.print(f"[bold]{report.path}[/bold] ({report.format}): {report.records:,} records ({kinds or 'none'}), {report.rejected:,} rejected")
+    console.print(f"tokenizer {report.tokenizer}, template {report.template}, train on {report.train_on}" + (f", cutoff_len {report.cutoff_len:,}" if report.cutoff_len else ""))
+    table = Table(title="tokens per record, after the template")
+    table.add_column("")
+    for col in ("mean", "min", "p50", "p90", "p95", "p99", "max"):
+        table.add_column(col, justify="right")
+    for name, s in report.fields.items():
+        table.add_row(name, *(_fmt(getattr(s, c)) for c in ("mean", "min", "p50", "p90", "p95", "p99", "max")))
+    if report.preference:
+        for name, s in report.preference.items():
+            table.add_row(f"pref {name}", *(_fmt(s[c]) for c in ("mean", "min", "p50", "p90", "p95", "p99", "max")))
+    console.print(table)
+    if report.kto:
+        d, u = report.kto["desirable"], report.kto["undesirable"]
+        console.print(f"KTO labels: {d:,} desirable, {u:,} undesirable ({d / max(1, d + u):.1%} desirable)")
+    if report.media_total:
+        console.print(f"media: {report.media_total:,} items (counted as placeholder tokens only)")
+    _histogram(console, report)
+    if report.cutoff_len:
+        console.print(
+            f"over cutoff_len {report.cutoff_len:,}: [bold]{report.over_cutoff:,}[/bold] rows; {report.cut_tokens:,} tokens cut, "
+            f"of which [bold]{report.cut_trainable:,}[/bold] trainable"
+        )
+    if report.zero_trainable:
+        shown = ", ".join(str(x) for x in report.zero_trainable_lines[:_LISTED])
+        more = f" and {report.zero_trainable - _LISTED:,} more (--json lists up to 1000)" if report.zero_trainable > _LISTED else ""
+        console.print(f"[yellow]rows with zero trainable tokens{' after the cutoff' if report.cutoff_len else ''}: {report.zero_trainable:,}[/yellow] (lines {shown}{more})")
+    console.print(f"training tokens: {report.trainable_tokens:,} trainable x {_fmt(report.epochs)} epochs = [bold]{_fmt(report.training_tokens)}[/bold]; tokens processed {_fmt(report.tokens_seen)}")
+    if report.rejected:
+        codes = ", ".join(f"{k} {v}" for k, v in sorted(report.reject_codes.items()))
+        console.print(f"rejected by reason: {codes}; see {rejects}")
+    if plot:
+        console.print(f"plot written to {plot}")
+    console.print(f"[dim]{report.tokens:,} tokens in {report.seconds:.2f} s ({report.tokens_per_second:,.0f} tokens/s)[/dim]")
+
+
+def _histogram(console: object, report: StatsReport) -> None:
+    bins = [b for b in report.histogram]
+    if not bins:
+        return
+    peak = max(b.count for b in bins) or 1
+    lines = ["length histogram (total tokens per record):"]
+    for b in bins:
+        bar = "#" * max(1 if b.count else 0, round(30 * b.count / peak))
+        mark = "  <- over cutoff" if report.cutoff_len and b.lo >= report.cutoff_len else ""
+        lines.append(f"  {b.lo:>7,}-{b.hi - 1:<7,} {b.count:>9,} {bar}{mark}")
+    console.print("\n".join(lines), markup=False)  # type: ignore[attr-defined]
+
+
+def print_rendered(label: str, rendered: Rendered, tokens: int, trainable: int) -> None:
+    header = f"── {label}: {tokens:,} tokens, {trainable:,} trained"
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False)
+        console.print(header, style="bold")
+        text = Text()
+        for piece, span in rendered.pieces():
+            style = "black on green" if span.trainable else ("dim" if span.template else "")
+            text.append(piece, style=style)
+        console.print(text)
+        return
+    out = [header]
+    # plain output: [[ ]] around each run of trained text
+    text: list[str] = []
+    prev = False
+    for piece, span in rendered.pieces():
+        if span.trainable and not prev:
+            text.append("[[")
+        if not span.trainable and prev:
+            text.append("]]")
+        text.append(piece)
+        prev = span.trainable
+    if prev:
+        text.append("]]")
+    out.append("".join(text))
+    click.echo("\n".join(out))

@@ -1,0 +1,179 @@
+"""The result of :func:`sftdata.stats.token_stats`: summaries, histogram, cutoff effects."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .stats import StatsConfig
+
+FIELDS = ("total", "prompt", "trainable", "overhead", "turns", "media")
+MAX_LISTED_LINES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """count, mean, min, p50, p90, p95, p99, max of one per-record quantity.
+
+    Percentiles are nearest-rank on the exact values (no estimation).
+
+    >>> Summary.of([1, 2, 3, 4, 100])
+    Summary(count=5, mean=22.0, min=1, p50=3, p90=100, p95=100, p99=100, max=100)
+    """
+
+    count: int
+    mean: float
+    min: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Any) -> "Summary":
+        data = sorted(values)
+        n = len(data)
+        if not n:
+            return cls(0, 0.0, 0, 0, 0, 0, 0, 0)
+
+        def rank(q: float) -> float:
+            return data[max(0, math.ceil(q * n) - 1)]
+
+        return cls(n, round(sum(data) / n, 2), data[0], rank(0.5), rank(0.9), rank(0.95), rank(0.99), data[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class Bin:
+    lo: int
+    hi: int
+    count: int
+
+
+def histogram(values: Any, cutoff_len: int | None = None) -> list[Bin]:
+    """Counts of ``total`` per power-of-two bin ([0, 64), [64, 128), ... ), with the
+    cutoff as an extra edge so that "over the cutoff" is a whole number of bins."""
+    if not len(values):
+        return []
+    top = max(values)
+    edges = [0, 64]
+    while edges[-1] <= top:
+        edges.append(edges[-1] * 2)
+    if cutoff_len and cutoff_len not in edges and cutoff_len < edges[-1]:
+        edges = sorted({*edges, cutoff_len})
+    counts = [0] * (len(edges) - 1)
+    import bisect
+
+    for v in values:
+        counts[bisect.bisect_right(edges, v) - 1] += 1
+    return [Bin(lo, hi, c) for lo, hi, c in zip(edges, edges[1:], counts)]
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """Token statistics of one file.
+
+    ``fields`` summarises total/prompt/trainable/overhead/turns/media per record (for
+    preference records, the ``prompt + chosen`` side). ``over_cutoff`` rows are longer
+    than ``cutoff_len``; ``cut_trainable`` trainable tokens would be cut;
+    ``zero_trainable_lines`` lists (up to 1000) rows left with nothing to train on after
+    the cutoff. ``training_tokens`` = trainable tokens kept x epochs.
+    """
+
+    path: str
+    format: str
+    tokenizer: str
+    template: str
+    train_on: str
+    cutoff_len: int | None
+    epochs: float
+    read: int
+    records: int
+    rejected: int
+    reject_codes: dict[str, int]
+    kinds: dict[str, int]
+    fields: dict[str, Summary]
+    histogram: list[Bin]
+    over_cutoff: int
+    cut_tokens: int
+    cut_trainable: int
+    zero_trainable: int
+    zero_trainable_lines: list[int]
+    trainable_tokens: int
+    training_tokens: float
+    tokens_seen: float
+    preference: dict[str, Any] | None = None
+    kto: dict[str, int] | None = None
+    media_total: int = 0
+    seconds: float = 0.0
+    tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tokens_per_second"] = round(self.tokens_per_second)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, template: str, cols: dict[str, array[int]], kinds: Counter[str], rejects: Any, seconds: float) -> StatsReport:
+    """Summaries and cutoff effects from the per-record columns."""
+    n = len(cols["line"])
+    total, trainable, cut, cut_tr = cols["total"], cols["trainable"], cols["cut"], cols["cut_trainable"]
+    zero = [cols["line"][i] for i in range(n) if trainable[i] - cut_tr[i] <= 0]
+    kept_trainable = sum(trainable) - sum(cut_tr)
+    seen = sum(total) - sum(cut)
+    preference = None
+    pref_rows = [i for i in range(n) if cols["rejected_total"][i] >= 0]
+    if pref_rows:
+        chosen = [trainable[i] for i in pref_rows]
+        rejected = [cols["rejected_trainable"][i] for i in pref_rows]
+        ratio = [c / r for c, r in zip(chosen, rejected) if r > 0]
+        preference = {
+            "chosen": asdict(Summary.of(chosen)),
+            "rejected": asdict(Summary.of(rejected)),
+            "chosen/rejected": asdict(Summary.of([round(x, 3) for x in ratio])),
+            "rejected_total": asdict(Summary.of([cols["rejected_total"][i] for i in pref_rows])),
+        }
+        seen += sum(min(cols["rejected_total"][i], config.cutoff_len or 1 << 62) for i in pref_rows)
+    labels = Counter(v for v in cols["label"] if v >= 0)
+    kto = {"desirable": labels[1], "undesirable": labels[0]} if labels else None
+    fields = {name: Summary.of(cols[name]) for name in ("total", "prompt", "trainable", "overhead", "turns", "media")}
+    rejected = rejects.total if rejects is not None else 0
+    return StatsReport(
+        path=path,
+        format=fmt,
+        tokenizer=tokenizer,
+        template=template,
+        train_on=config.train_on,
+        cutoff_len=config.cutoff_len,
+        epochs=config.epochs,
+        read=n + rejected,
+        records=n,
+        rejected=rejected,
+        reject_codes=dict(rejects.counts) if rejects is not None else {},
+        kinds=dict(kinds),
+        fields=fields,
+        histogram=histogram(total, config.cutoff_len),
+        over_cutoff=sum(1 for x in cut if x > 0),
+        cut_tokens=sum(cut),
+        cut_trainable=sum(cut_tr),
+        zero_trainable=len(zero),
+        zero_trainable_lines=zero[:MAX_LISTED_LINES],
+        trainable_tokens=kept_trainable,
+        training_tokens=kept_trainable * config.epochs,
+        tokens_seen=seen * config.epochs,
+        preference=preference,
+        kto=kto,
+        media_total=sum(cols["media"]),
+        seconds=seconds,
+        tokens=sum(total) + sum(x for x in cols["rejected_total"] if x > 0),
+    )
