@@ -44,6 +44,7 @@ class Carry:
     train_flags: bool = False  # Message.train / weight (never both on one message)
     multi_branch: bool = False  # several messages in chosen / rejected / completion
     extra: bool = True
+    max_pairs: int = 3  # user/assistant pairs in an SFT conversation (a prompt has one fewer)
 
 
 def text(min_size: int = 0) -> st.SearchStrategy[str]:
@@ -120,7 +121,8 @@ def turns(carry: Carry, open_end: bool = False) -> st.SearchStrategy[tuple[Messa
         return head + tuple(m for p in pairs for m in p) + last
 
     last = message(carry, "user").map(lambda m: (m,)) if open_end else st.just(())
-    return st.builds(build, system, st.lists(pair, min_size=0 if open_end else 1, max_size=3), last)
+    n = carry.max_pairs - 1 if open_end else carry.max_pairs
+    return st.builds(build, system, st.lists(pair, min_size=0 if open_end else 1, max_size=n), last)
 
 
 def tools(carry: Carry) -> st.SearchStrategy[tuple[ToolSpec, ...]]:

@@ -27,12 +27,16 @@ def _id(p: Path) -> str:
 
 @pytest.mark.parametrize("path", VALID, ids=_id)
 def test_valid_fixture_is_detected_and_decodes(path: Path) -> None:
+    fmt = get_format(path.parent.name)
     found = detect(path)
-    assert (found.format, found.kind) == (get_format(path.parent.name).name, path.stem)
     rows = list(read_rows(path))
-    records = list(sftdata.read(path))
+    records = [fmt.decode(row, source) for row, source in rows]
     assert len(records) == len(rows) > 0
-    assert {r.kind for r in records} == {path.stem}
+    assert {r.kind for r in records} == {path.stem} == {found.kind}
+    if found.format != fmt.name:
+        # shapes two formats spell alike ({"text"}: alpaca and trl; {"messages"}: openai and
+        # trl) may be detected as the other one, which must read them identically
+        assert list(sftdata.read(path)) == records
 
 
 @pytest.mark.parametrize("path", INVALID, ids=_id)

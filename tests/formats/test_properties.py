@@ -40,6 +40,16 @@ CASES: dict[str, tuple[Carry, tuple[str, ...], list[str]]] = {
         ("sft", "preference", "kto"),
         ["conversations", "system", "tools", "chosen", "rejected", "kto_tag", "images", "videos"],
     ),
+    "trl": (
+        Carry(media=MEDIA, tools=True, tool_calls=True, call_ids=True, call_text=True, reasoning=True, multi_branch=True),
+        ALL,
+        ["text", "messages", "prompt", "completion", "chosen", "rejected", "label", "tools", "images"],
+    ),
+    "trl-standard": (
+        Carry(system=False, max_pairs=1),
+        ALL,
+        ["text", "prompt", "completion", "chosen", "rejected", "label"],
+    ),
 }
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
