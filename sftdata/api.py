@@ -130,9 +130,11 @@ class ConvertResult:
     reject_codes: dict[str, int] = field(default_factory=dict)
     losses: dict[str, int] = field(default_factory=dict)
     detection: DetectResult | None = None
+    #: The LLaMA-Factory ``dataset_info.json`` entry written by ``register=``, if any.
+    registered: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "from": self.source_format,
             "to": self.target_format,
             "read": self.read,
@@ -141,6 +143,9 @@ class ConvertResult:
             "reject_codes": self.reject_codes,
             "losses": self.losses,
         }
+        if self.registered is not None:
+            out["registered"] = self.registered
+        return out
 
 
 def convert(
@@ -152,6 +157,8 @@ def convert(
     strict: bool = False,
     rejects: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    register: str | os.PathLike[str] | None = None,
+    name: str | None = None,
 ) -> ConvertResult:
     """Convert a file to another format.
 
@@ -162,6 +169,9 @@ def convert(
     ``workers`` processes share a large ``.jsonl`` to ``.jsonl`` conversion (``None``:
     one per CPU for inputs of 32 MiB or more; ``1``: never). Output order, provenance,
     rejects and loss counts are the same either way.
+
+    ``register`` (a LLaMA-Factory ``dataset_info.json``) gets an entry ``name``
+    (default: the output's stem) for the written file; see :mod:`sftdata.register`.
     """
     detection = detect(src) if from_ == "auto" else None
     source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
@@ -172,19 +182,50 @@ def convert(
             path=str(src),
             remedy="Choose a target that carries this kind; `sftdata formats` lists them.",
         )
+    if register is not None:
+        from .register import check_registrable
+
+        check_registrable(register, dst, target, detection.kind if detection else "sft")
     n_workers = _parallel_workers(src, dst, workers)
     if n_workers > 1:
-        return _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection)
+        result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection)
+    else:
+        result, kinds, columns = _convert_serial(src, dst, source_fmt, target, strict, rejects, detection, track=register is not None)
+    if register is not None:
+        result.registered = _register(register, name or Path(dst).name.split(".")[0], dst, target, kinds, columns, detection)
+    return result
+
+
+def _convert_serial(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    source_fmt: Format,
+    target: Format,
+    strict: bool,
+    rejects: str | os.PathLike[str] | None,
+    detection: DetectResult | None,
+    track: bool,
+) -> tuple[ConvertResult, Counter[str], set[str]]:
     counter = Counter[str]()
+    kinds = Counter[str]()
+    columns: set[str] = set()
     with RejectSink(rejects) as sink:
         def counted() -> Iterator[Record]:
             for record in read(src, source_fmt, rejects=sink if rejects is not None else None):
                 counter["read"] += 1
+                if track:
+                    kinds[record.kind] += 1
                 yield record
 
+        def tracked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            for row in rows:
+                columns.update(row)
+                yield row
+
         losses = LossReport()
-        written = write_rows(encode_all(counted(), target, losses, strict), dst)
-    return ConvertResult(
+        rows = encode_all(counted(), target, losses, strict)
+        written = write_rows(tracked(rows) if track else rows, dst)
+    result = ConvertResult(
         source_fmt.name,
         target.name,
         read=counter["read"] + sink.total,
@@ -194,6 +235,30 @@ def convert(
         losses=losses.to_dict(),
         detection=detection,
     )
+    return result, kinds, columns
+
+
+def _register(
+    info: str | os.PathLike[str],
+    name: str,
+    dst: str | os.PathLike[str],
+    target: Format,
+    kinds: Counter[str],
+    columns: set[str],
+    detection: DetectResult | None,
+) -> dict[str, Any]:
+    from .errors import DataError
+    from .register import register_dataset
+
+    if len(kinds) > 1:
+        raise DataError(
+            f"the output holds records of several kinds ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}), so it cannot be registered as one dataset; {dst} was written.",
+            path=str(info),
+            code="mixed-kinds",
+            remedy="Split the input by kind and convert each part.",
+        )
+    kind = next(iter(kinds)) if kinds else (detection.kind if detection else "sft")
+    return register_dataset(info, name, dst, target, kind, columns)  # type: ignore[arg-type]
 
 
 def _parallel_workers(src: str | os.PathLike[str], dst: str | os.PathLike[str], workers: int | None) -> int:
@@ -223,12 +288,12 @@ def _convert_parallel(
     rejects: str | os.PathLike[str] | None,
     workers: int,
     detection: DetectResult | None,
-) -> ConvertResult:
+) -> tuple[ConvertResult, Counter[str], set[str]]:
     from .parallel import convert_jsonl_parallel
 
     with RejectSink(rejects) as sink, atomic_path(dst) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
         counts = convert_jsonl_parallel(Path(src), out, source_fmt, target, strict=strict, rejects=sink if rejects is not None else None, workers=workers)
-    return ConvertResult(
+    result = ConvertResult(
         source_fmt.name,
         target.name,
         read=counts.read,
@@ -238,3 +303,4 @@ def _convert_parallel(
         losses=dict(sorted(counts.losses.items())),
         detection=detection,
     )
+    return result, counts.kinds, counts.columns

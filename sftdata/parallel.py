@@ -43,6 +43,8 @@ class ChunkResult:
     written: int = 0
     rejects: list[tuple[int, Any, tuple[Issue, ...]]] = field(default_factory=list)
     losses: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    columns: set[str] = field(default_factory=set)
     #: (error class name, message, local line, code, field, remedy) of a stopping error
     error: tuple[str, str, int, str, str | None, str | None] | None = None
 
@@ -67,7 +69,7 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     result = ChunkResult(lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
     loads, dumps, nl = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     out: list[bytes] = []
-    losses = result.losses
+    losses, kinds, columns = result.losses, result.kinds, result.columns
     for lineno, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
@@ -99,6 +101,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
                 result.error = ("LossError", f"format '{_STATE['target'].name}' cannot carry: {', '.join(names)}.", lineno, "lossy-conversion", None, "Drop --strict to convert anyway (the loss is reported), or pick a richer target format.")
                 break
             losses.update(names)
+        kinds[record.kind] += 1
+        columns.update(encoded)
         out.append(dumps(encoded, option=nl))
     result.output = b"".join(out)
     result.written = len(out)
@@ -140,6 +144,8 @@ class ParallelCounts:
     read: int = 0
     written: int = 0
     losses: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    columns: set[str] = field(default_factory=set)
 
 
 def convert_jsonl_parallel(src: Path, out: IO[bytes], source_fmt: Format, target: Format, *, strict: bool, rejects: Any, workers: int) -> ParallelCounts:
@@ -165,6 +171,8 @@ def convert_jsonl_parallel(src: Path, out: IO[bytes], source_fmt: Format, target
                 counts.read += result.written + len(result.rejects)
                 counts.written += result.written
                 counts.losses.update(result.losses)
+                counts.kinds.update(result.kinds)
+                counts.columns |= result.columns
                 base += result.lines
         finally:
             pool.terminate()

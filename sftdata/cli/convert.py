@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +23,8 @@ from ..errors import UsageError
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Spreadsheet mode: the same value of a field for every row.")
 @click.option("--instruction", default=None, help="Spreadsheet mode: shortcut for --set instruction=TEXT.")
 @click.option("--system", default=None, help="Spreadsheet mode: shortcut for --set system=TEXT.")
+@click.option("--register", "register", type=click.Path(), default=None, metavar="DATASET_INFO_JSON", help="Add (or update) the output's entry in this LLaMA-Factory dataset_info.json.")
+@click.option("--name", default=None, help="Entry name for --register (default: the output file's stem).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert_cmd(
     input: str,
@@ -35,6 +38,8 @@ def convert_cmd(
     sets: tuple[str, ...],
     instruction: str | None,
     system: str | None,
+    register: str | None,
+    name: str | None,
     as_json: bool,
 ) -> None:
     """Convert INPUT to another format.
@@ -54,7 +59,9 @@ def convert_cmd(
         if from_ != "auto":
             raise UsageError("--from cannot be combined with --map/--set: the mapping is the source format.", remedy="Drop --from.")
         source = TableFormat.for_file(input, TableMapping.parse(maps, sets, instruction=instruction, system=system))
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers)
+    if name is not None and register is None:
+        raise UsageError("--name needs --register DATASET_INFO_JSON.", remedy="Add --register path/to/dataset_info.json.")
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name)
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
@@ -65,6 +72,8 @@ def convert_cmd(
     if result.losses:
         lost = ", ".join(f"{k} ({v} records)" for k, v in result.losses.items())
         click.echo(f"not carried by {result.target_format}: {lost}")
+    if result.registered is not None:
+        click.echo(f"registered '{name or Path(output).name.split('.')[0]}' in {register} (file_name {result.registered['file_name']})")
 
 
 @click.command("detect")
