@@ -12,7 +12,7 @@ from typing import IO, Any
 import orjson
 
 from .detect import DetectResult, detect
-from .errors import LossError, RecordError, UnsupportedKindError
+from .errors import Issue, LossError, RecordError, UnsupportedKindError
 from .formats import Format, LossReport, get_format
 from .io import atomic_path, read_rows, write_rows
 from .record import Record, Source
@@ -45,7 +45,9 @@ class RejectSink:
             self._fh.close()
             self._cm.__exit__(*exc)
 
-    def add(self, row: Any, source: Source | None, error: RecordError) -> None:
+    def add(self, row: Any, source: Source | None, error: RecordError, **detail: Any) -> None:
+        """Record one rejected row; ``detail`` keys (e.g. ``duplicate_of``) are written
+        into its JSONL line next to the reasons."""
         self.total += 1
         for issue in error.issues:
             self.counts[issue.code] += 1
@@ -59,11 +61,24 @@ class RejectSink:
                         "line": source.line if source else None,
                         "codes": sorted({i.code for i in error.issues}),
                         "issues": [i.to_dict() for i in error.issues],
+                        **detail,
                         "record": row,
                     },
                     option=orjson.OPT_APPEND_NEWLINE,
                 )
             )
+
+
+    def reject(self, row: Any, source: Source | None, code: str, message: str, *, field: str | None = None, **detail: Any) -> None:
+        """Record a row dropped on purpose (a filter, a duplicate) with one reason code.
+
+        >>> sink = RejectSink()
+        >>> sink.reject({"text": "x"}, Source("a.jsonl", 3), "too-short", "2 characters < 10")
+        >>> sink.total, dict(sink.counts), sink.first
+        (1, {'too-short': 1}, ['a.jsonl:3: [too-short] 2 characters < 10'])
+        """
+        error = RecordError([Issue(code, message, field=field)], path=source.path if source else None, line=source.line if source else None)
+        self.add(row, source, error, **detail)
 
 
 def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:

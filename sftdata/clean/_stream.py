@@ -1,0 +1,89 @@
+"""Shared plumbing of dedup, filter and split: numbered decoded rows, progress, output.
+
+Every cleaning step reads its input more than once when it must (a global decision such
+as "is this record's near-duplicate earlier in the file?"), so rows are addressed by
+their ordinal ``idx`` in :func:`sftdata.io.read_rows` order, which is stable between passes.
+Kept rows are written verbatim: the output is in the input's format and nothing the
+step did not decide to drop can be lost by a round trip through another format.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import RecordError
+from ..formats import Format, get_format
+from ..io import read_rows
+from ..record import Record, Source
+
+Row = dict[str, Any]
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One input row: its ordinal, the raw row, where it came from, and its record or
+    the error that kept it from decoding."""
+
+    idx: int
+    row: Row
+    source: Source
+    record: Record | None
+    error: RecordError | None
+
+
+def resolve_format(path: PathLike, format: str | Format) -> Format:
+    if isinstance(format, Format):
+        return format
+    if format == "auto":
+        from ..detect import detect
+
+        return get_format(detect(path).format)
+    return get_format(format)
+
+
+def items(path: PathLike, fmt: Format, wanted: "set[int] | None" = None) -> Iterator[Item]:
+    """Decoded rows of ``path``; with ``wanted``, rows outside it are not decoded."""
+    decode = fmt.decode
+    for idx, (row, source) in enumerate(read_rows(path)):
+        if wanted is not None and idx not in wanted:
+            yield Item(idx, row, source, None, None)
+            continue
+        try:
+            yield Item(idx, row, source, decode(row, source), None)
+        except RecordError as err:
+            yield Item(idx, row, source, None, err)
+
+
+def require_sink(error: RecordError, has_sink: bool) -> None:
+    """Without a rejects file an undecodable row stops the step (as in ``convert``)."""
+    if not has_sink:
+        raise error
+
+
+@contextmanager
+def progress(label: str, total: int | None = None) -> Iterator[Any]:
+    """A rich progress bar on a terminal; otherwise a no-op advance function."""
+    if not sys.stderr.isatty():
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rich.console import Console
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def counted(rows: Iterable[Row], counter: list[int]) -> Iterator[Row]:
+    """Pass rows through, counting them in ``counter[0]``."""
+    for row in rows:
+        counter[0] += 1
+        yield row

@@ -1,0 +1,276 @@
+"""Finding duplicates: fingerprint every record (pass 1), then match them (pass 2).
+
+Pass 1 streams a file and keeps, per record, only a few integers: the band keys of its
+MinHash signature (near mode) or a 64-bit hash of its normalised view (exact mode), the
+length of its view and its line. Records that share no band key with any other record
+cannot be near-duplicates, so pass 2 re-reads only the others, shingles them again and
+verifies each candidate pair with the exact Jaccard similarity of the shingle sets.
+Memory is bounded by the fingerprints (21 integers per record) plus the shingle sets of
+the candidate records still needed; it does not grow with the text.
+
+Two matching policies:
+
+- ``"kept"`` (dedup): in file order, a record is a duplicate of the first earlier *kept*
+  record it matches; duplicates are not indexed, so every drop names a kept record that
+  it really matches (Jaccard >= threshold, verified).
+- ``"all"`` (split): every verified pair is linked (union-find), giving groups that are
+  closed under near-duplication, so a group never straddles train and validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import RecordError
+from ..formats import Format
+from ..record import Record
+from ._stream import PathLike, items, progress
+from .sketch import SketchConfig, Sketcher, _np, jaccard
+from .views import Norm, View, normalize, view_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+Mode = Literal["exact", "near"]
+MODES: tuple[Mode, ...] = ("exact", "near")
+Policy = Literal["kept", "all"]
+
+_DEFAULT_NORMS: dict[Mode, frozenset[Norm]] = {
+    "exact": frozenset({"whitespace", "nfkc"}),
+    # Near mode ignores whitespace by construction (see sketch.py): no need to collapse it.
+    "near": frozenset({"nfkc", "case"}),
+}
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """What makes two records duplicates.
+
+    ``normalize=None`` picks the mode's default: exact collapses whitespace and applies
+    NFKC; near applies NFKC and folds case (its shingles ignore whitespace anyway). ``sketch`` holds the shingle and LSH parameters.
+    """
+
+    mode: Mode = "near"
+    view: View = "record"
+    threshold: float = 0.8
+    normalize: frozenset[Norm] | None = None
+    sketch: SketchConfig = field(default_factory=SketchConfig)
+    batch_size: int = 1024
+    #: candidates verified per record at most (those sharing the most bands first):
+    #: a guard against quadratic work when thousands of records share boilerplate.
+    max_candidates: int = 100
+
+    @property
+    def norms(self) -> frozenset[Norm]:
+        return self.normalize if self.normalize is not None else _DEFAULT_NORMS[self.mode]
+
+    def text(self, record: Record) -> str:
+        return normalize(view_text(record, self.view), self.norms)
+
+
+@dataclass
+class Fingerprints:
+    """Pass-1 result for one file: row ``i`` describes the file's ``i``-th row."""
+
+    path: str
+    fmt: Format
+    keys: "np.ndarray"  # (n, bands) uint64; all zero = never a duplicate (empty view, undecodable)
+    lengths: "np.ndarray"  # view length before normalisation (for keep=longest)
+    lines: "np.ndarray"
+    failed: dict[int, RecordError]
+    labels: list[Any] | None = None  # per-row values of a field (split --stratify)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def _exact_key(text: str) -> int:
+    key = int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    return key or 1
+
+
+def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None) -> Fingerprints:
+    """Pass 1: stream ``path`` and fingerprint every row (see the module docstring)."""
+    np = _np()
+    sketcher = Sketcher(config.sketch) if config.mode == "near" else None
+    width = config.sketch.bands if sketcher else 1
+    key_blocks: list["np.ndarray"] = []
+    lengths: list[int] = []
+    lines: list[int] = []
+    failed: dict[int, RecordError] = {}
+    labels: list[Any] | None = [] if label is not None else None
+    texts: list[str] = []
+    slots: list[int] = []  # batch position -> row index
+
+    done = 0  # rows already turned into key blocks
+
+    def flush() -> None:
+        nonlocal done
+        size = len(lengths) - done
+        block = np.zeros((size, width), dtype=np.uint64)
+        if texts:
+            rel = np.asarray(slots) - done
+            if sketcher is not None:
+                block[rel] = sketcher.band_keys(sketcher.shingle(texts))
+            else:
+                block[rel, 0] = [_exact_key(t) for t in texts]
+            texts.clear()
+            slots.clear()
+        key_blocks.append(block)
+        done += size
+
+    with progress(f"fingerprinting {path}") as advance:
+        for item in items(path, fmt):
+            lines.append(item.source.line)
+            if labels is not None:
+                labels.append(item.row.get(label))  # type: ignore[arg-type]
+            if item.record is None:
+                failed[item.idx] = item.error  # type: ignore[assignment]
+                lengths.append(0)
+            else:
+                raw = view_text(item.record, config.view)
+                lengths.append(len(raw))
+                text = normalize(raw, config.norms)
+                if text:
+                    texts.append(text)
+                    slots.append(item.idx)
+            if len(lengths) - done >= config.batch_size:
+                flush()
+            advance()
+        flush()
+    keys = np.concatenate(key_blocks) if key_blocks else np.zeros((0, width), dtype=np.uint64)
+    return Fingerprints(str(path), fmt, keys, np.asarray(lengths, dtype=np.int64), np.asarray(lines, dtype=np.int64), failed, labels)
+
+
+@dataclass
+class Matches:
+    """Pass-2 result over the concatenation of the fingerprinted files (references first).
+
+    ``dup_of[i]`` is the global index of the kept record that row ``i`` duplicates
+    (-1: none) and ``score[i]`` the verified Jaccard similarity (1.0 for exact matches);
+    ``group[i]`` (policy ``"all"``) is the smallest index of row ``i``'s group.
+    """
+
+    dup_of: "np.ndarray"
+    score: "np.ndarray"
+    group: "np.ndarray | None" = None
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # The smaller index is the root, so a group is named by its first record.
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0, policy: Policy = "kept", within: bool = True) -> Matches:
+    """Pass 2: decide duplicates over ``files`` taken as one sequence.
+
+    The first ``references`` files (an eval set) are indexed but never dropped; with
+    ``within=False`` the others are matched only against them.
+    """
+    np = _np()
+    keys = np.concatenate([f.keys for f in files]) if files else np.zeros((0, 1), dtype=np.uint64)
+    n = len(keys)
+    n_ref = sum(len(f) for f in files[:references])
+    dup_of = np.full(n, -1, dtype=np.int64)
+    score = np.zeros(n, dtype=np.float32)
+    uf = _UnionFind(n) if policy == "all" else None
+    # A key held by one record only can never produce a candidate: skip it entirely.
+    shared = np.zeros(keys.shape, dtype=bool)
+    for b in range(keys.shape[1]):
+        column = keys[:, b]
+        _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+        shared[:, b] = (counts[inverse] > 1) & (column != 0)
+    needed = np.flatnonzero(shared.any(axis=1))
+    buckets: dict[tuple[int, int], list[int]] = {}
+    exact = config.mode == "exact"
+
+    def decide(i: int, shingles: Any) -> bool:
+        """Match row ``i``; returns whether to index it."""
+        row_keys = [(b, int(keys[i, b])) for b in np.flatnonzero(shared[i])]
+        is_ref = i < n_ref
+        if not is_ref:
+            hits = [j for k in row_keys for j in buckets.get(k, ())]
+            if len(hits) > config.max_candidates:
+                top = Counter(hits).most_common()
+                top.sort(key=lambda jc: (-jc[1], jc[0]))
+                hits = [j for j, _ in top[: config.max_candidates]]
+            candidates = sorted(set(hits))
+            for j in candidates:
+                if not within and j >= n_ref:
+                    continue
+                if uf is not None and uf.find(j) == uf.find(i):
+                    continue
+                sim = 1.0 if exact else jaccard(shingles, sets[j])
+                if sim >= config.threshold:
+                    if uf is not None:
+                        uf.union(i, j)
+                        if dup_of[i] < 0:
+                            dup_of[i], score[i] = j, sim
+                        continue
+                    dup_of[i], score[i] = j, sim
+                    return False
+        if uf is None and not is_ref and not within:
+            return False
+        for k in row_keys:
+            buckets.setdefault(k, []).append(i)
+        return True
+
+    sets: dict[int, Any] = {}
+    if exact:
+        for i in needed.tolist():
+            decide(i, None)
+    else:
+        for i, shingles in _reshingle(files, needed, config):
+            if decide(i, shingles):
+                sets[i] = shingles
+    group = None
+    if uf is not None:
+        group = np.fromiter((uf.find(i) for i in range(n)), dtype=np.int64, count=n)
+    return Matches(dup_of, score, group)
+
+
+def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchConfig) -> Iterator[tuple[int, Any]]:
+    """Shingle sets of the ``needed`` rows, in index order, re-read a batch at a time."""
+    sketcher = Sketcher(config.sketch)
+    offset = 0
+    wanted_all = set(needed.tolist())
+    for fp in files:
+        local = {i - offset for i in wanted_all if offset <= i < offset + len(fp)}
+        if local:
+            batch: list[tuple[int, str]] = []
+
+            def emit() -> Iterator[tuple[int, Any]]:
+                shingled = sketcher.shingle([t for _, t in batch])
+                for pos, (gi, _) in enumerate(batch):
+                    yield gi, shingled.set(pos)
+                batch.clear()
+
+            with progress(f"verifying candidates in {fp.path}", total=len(local)) as advance:
+                for item in items(fp.path, fp.fmt, wanted=local):
+                    if item.idx in local and item.record is not None:
+                        batch.append((offset + item.idx, config.text(item.record)))
+                        advance()
+                        if len(batch) >= config.batch_size:
+                            yield from emit()
+                if batch:
+                    yield from emit()
+        offset += len(fp)

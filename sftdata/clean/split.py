@@ -1,0 +1,156 @@
+"""``split``: train/validation split that never separates near-duplicates.
+
+>>> import json, tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> rows = [{"conversations": [{"from": "human", "value": f"question number {i} about topic {i % 7}"},
+...                            {"from": "gpt", "value": f"answer {i}"}]} for i in range(20)]
+>>> _ = (d / "in.jsonl").write_text("".join(json.dumps(r) + "\\n" for r in rows))
+>>> rep = split(d / "in.jsonl", d / "out", SplitConfig(val_size=0.25, seed=1))
+>>> rep.train, rep.val, sorted(p.name for p in (d / "out").iterdir())
+(15, 5, ['train.jsonl', 'val.jsonl'])
+
+Records are first grouped: rows whose views are near-duplicates (or, with
+``group="exact"``, identical after normalisation) form one group, transitively. Groups
+are shuffled with ``seed`` and whole groups go to validation until it holds its share,
+per stratum when ``stratify`` names a field. The same input, options and seed always
+give the same split.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..api import RejectSink
+from ..errors import UsageError
+from ..formats import Format
+from ..io import write_rows
+from ._stream import PathLike, counted, items, progress, resolve_format
+from .index import MatchConfig, fingerprint, match
+from .sketch import _np
+
+Grouping = Literal["near", "exact", "none"]
+GROUPINGS: tuple[Grouping, ...] = ("near", "exact", "none")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """``val_size``: a fraction in (0, 1) or a record count (>= 1). ``group`` says which
+    records must stay together; ``match`` tunes near/exact grouping."""
+
+    val_size: float = 0.1
+    seed: int = 0
+    stratify: str | None = None
+    group: Grouping = "near"
+    match: MatchConfig = field(default_factory=MatchConfig)
+
+
+@dataclass
+class SplitReport:
+    """Counts: ``read == train + val + rejected``; ``groups`` of more than one record."""
+
+    read: int = 0
+    train: int = 0
+    val: int = 0
+    rejected: int = 0
+    groups: int = 0
+    largest_group: int = 0
+    strata: dict[str, dict[str, int]] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _targets(sizes: dict[Any, int], val_size: float) -> dict[Any, int]:
+    """Validation records wanted per stratum: a fraction of each, or a count shared in
+    proportion (largest remainders), so the total is exact."""
+    total = sum(sizes.values())
+    want = val_size * total if val_size < 1 else min(val_size, total)
+    exact = {k: want * n / total for k, n in sizes.items()} if total else {}
+    out = {k: int(v) for k, v in exact.items()}
+    rest = round(want) - sum(out.values())
+    for k in sorted(exact, key=lambda k: (-(exact[k] - out[k]), str(k)))[: max(0, rest)]:
+        out[k] += 1
+    return out
+
+
+def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto") -> SplitReport:
+    """Write ``out_dir/train.jsonl`` and ``out_dir/val.jsonl`` (rows verbatim).
+
+    Args:
+        input: the dataset file.
+        out_dir: folder for the two files (created).
+        config: sizes, seed, stratification and grouping.
+        rejects: JSONL file for rows that do not decode (otherwise the first one stops
+            the split, as in ``convert``).
+        format: the input format, or ``"auto"``.
+    """
+    config = config or SplitConfig()
+    if not (0 < config.val_size < 1 or (config.val_size >= 1 and float(config.val_size).is_integer())):
+        raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
+    fmt = resolve_format(input, format)
+    mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
+    fp = fingerprint(input, fmt, mcfg, label=config.stratify)
+    np = _np()
+    n = len(fp)
+    if config.group == "none":
+        group = np.arange(n)
+    else:
+        group = match([fp], mcfg, policy="all").group
+    ok = np.ones(n, dtype=bool)
+    ok[list(fp.failed)] = False
+    if fp.failed and rejects is None:
+        raise fp.failed[min(fp.failed)]
+    members: dict[int, int] = defaultdict(int)
+    for g in group[ok].tolist():
+        members[g] += 1
+    labels = fp.labels or [None] * n
+    stratum = {g: _label(labels[g]) for g in members}
+    sizes: dict[str, int] = defaultdict(int)
+    for g, k in members.items():
+        sizes[stratum[g]] += k
+    targets = _targets(sizes, config.val_size)
+    order = sorted(members)
+    random.Random(config.seed).shuffle(order)
+    in_val: set[int] = set()
+    taken: dict[str, int] = defaultdict(int)
+    for g in order:  # whole groups, while they fit
+        s = stratum[g]
+        if taken[s] + members[g] <= targets[s]:
+            in_val.add(g)
+            taken[s] += members[g]
+    out = Path(out_dir)
+    report = SplitReport(groups=sum(1 for k in members.values() if k > 1), largest_group=max(members.values(), default=0))
+    counts = {"train": [0], "val": [0]}
+    strata: dict[str, dict[str, int]] = defaultdict(lambda: {"train": 0, "val": 0})
+    with RejectSink(rejects) as sink, progress(f"splitting {input}", total=2 * n) as advance:
+
+        def rows_for(side: str) -> Any:
+            # One streaming pass per output file keeps memory flat whatever val_size is.
+            for item in items(fp.path, fmt, wanted=set(fp.failed) if side == "train" else set()):
+                advance()
+                if not ok[item.idx]:
+                    if side == "train":
+                        sink.add(item.row, item.source, item.error)  # type: ignore[arg-type]
+                    continue
+                g = int(group[item.idx])
+                if ("val" if g in in_val else "train") == side:
+                    strata[stratum[g]][side] += 1
+                    yield item.row
+
+        for side in ("train", "val"):
+            write_rows(counted(rows_for(side), counts[side]), out / f"{side}.jsonl")
+    report.train, report.val, report.rejected = counts["train"][0], counts["val"][0], sink.total
+    report.read = report.train + report.val + report.rejected
+    report.reasons = dict(sink.counts)
+    if config.stratify is not None:
+        report.strata = {k: dict(v) for k, v in sorted(strata.items())}
+    return report
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
