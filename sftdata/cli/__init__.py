@@ -19,6 +19,9 @@ from .. import __version__
 # command name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("convert", "convert_cmd", "Convert a dataset to another format."),
+    "dedup": ("clean", "dedup_cmd", "Remove exact or near-duplicate records (and eval-set leaks)."),
+    "filter": ("clean", "filter_cmd", "Keep or drop records by tokens, turns, length, script, regex, repetition."),
+    "split": ("clean", "split_cmd", "Split into train/val without separating near-duplicates."),
     "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
