@@ -21,8 +21,11 @@ _EXPORTS: dict[str, str] = {
     "AudioPart": "record",
     "ConvertResult": "api",
     "DataError": "errors",
+    "DedupConfig": "clean.dedup",
+    "DedupReport": "clean.dedup",
     "DetectResult": "detect",
     "Encoded": "tokens",
+    "FilterReport": "clean.filters",
     "ImagePart": "record",
     "Issue": "errors",
     "KTORecord": "record",
@@ -38,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "SftdataError": "errors",
     "Source": "record",
     "Span": "templates",
+    "SplitConfig": "clean.split",
+    "SplitReport": "clean.split",
     "Template": "templates",
     "TextPart": "record",
     "TokenCounts": "tokens",
@@ -47,12 +52,15 @@ _EXPORTS: dict[str, str] = {
     "VideoPart": "record",
     "convert": "api",
     "count_record": "tokens",
+    "dedup": "clean.dedup",
     "detect": "detect",
     "encode_record": "tokens",
+    "filter": "clean.filters",
     "get_format": "formats",
     "get_template": "templates",
     "get_tokenizer": "tokenizers",
     "read": "api",
+    "split": "clean.split",
     "write": "api",
 }
 
@@ -92,6 +100,9 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import ConvertResult, RejectSink, convert, read, write
+    from .clean.dedup import DedupConfig, DedupReport, dedup
+    from .clean.filters import FilterReport, filter
+    from .clean.split import SplitConfig, SplitReport, split
     from .detect import DetectResult, detect
     from .errors import DataError, Issue, RecordError, SftdataError
     from .formats import get_format

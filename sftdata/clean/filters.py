@@ -27,7 +27,7 @@ from ..formats import Format
 from ..io import write_rows
 from ..record import Message, PretrainRecord, Record, conversation
 from ._stream import PathLike, counted, items, progress, resolve_format
-from .views import View, message_text, view_text
+from .views import View, message_text, plain_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..templates import Template
@@ -84,14 +84,14 @@ class Turns:
 
 @dataclass(frozen=True)
 class Chars:
-    """Character length of a view (see :func:`~sftdata.clean.views.view_text`)."""
+    """Character length of a view's text (see :func:`~sftdata.clean.views.plain_text`)."""
 
     min: int | None = None
     max: int | None = None
     view: View = "record"
 
     def check(self, record: Record) -> Drop | None:
-        n = len(view_text(record, self.view))
+        n = len(plain_text(record, self.view))
         return _bounds(n, self.min, self.max, f"{self.view} characters", "too-short", "too-long", self.view)
 
 
@@ -125,7 +125,7 @@ class Script:
             raise UsageError(f"unknown script '{self.script}'.", remedy=f"Choose from: {', '.join(SCRIPTS)}.")
 
     def check(self, record: Record) -> Drop | None:
-        text = view_text(record, self.view)
+        text = plain_text(record, self.view)
         letters = len(_LETTER.findall(text))
         share = len(re.findall(SCRIPTS[self.script], text)) / letters if letters else 0.0
         return _bounds(round(share, 3), self.min, self.max, f"{self.script} share of letters", "script-share-low", "script-share-high", self.view)
@@ -170,7 +170,7 @@ class Regex:
             value = record.extra.get(self.target[6:])
             return "" if value is None else str(value)
         if self.target in ("record", "prompt"):
-            return view_text(record, self.target)  # type: ignore[arg-type]
+            return plain_text(record, self.target)  # type: ignore[arg-type]
         if isinstance(record, PretrainRecord):
             return record.text
         return "\n".join(message_text(m) for m in _messages(record) if m.role == self.target)

@@ -135,3 +135,13 @@ def parse_norms(spec: str | Iterable[str] | None, default: frozenset[Norm]) -> f
     if bad:
         raise UsageError(f"unknown normalisation {', '.join(map(repr, bad))}.", remedy=f"Choose from: {', '.join(NORMS)} (comma-separated), or none.")
     return frozenset(items)  # type: ignore[arg-type]
+
+
+def plain_text(record: Record, view: View) -> str:
+    """Like :func:`view_text` but without role names or tools, for measuring text
+    (lengths, scripts, patterns): ``record`` is every message's text, one per line."""
+    if view != "record":
+        return view_text(record, view)
+    if isinstance(record, PretrainRecord):
+        return record.text
+    return "\n".join(message_text(m) for m in _messages(record))
