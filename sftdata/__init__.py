@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "Tokenizer": "tokenizers",
     "ToolCall": "record",
     "ToolSpec": "record",
+    "ValidationReport": "validate",
     "VideoPart": "record",
     "convert": "api",
     "count_record": "tokens",
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "get_tokenizer": "tokenizers",
     "read": "api",
     "split": "clean.split",
+    "validate": "validate",
     "write": "api",
 }
 
@@ -109,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .templates import Rendered, Span, Template, get_template
     from .tokenizers import Tokenizer, get_tokenizer
     from .tokens import Encoded, TokenCounts, count_record, encode_record
+    from .validate import ValidationReport, validate
     from .record import (
         AudioPart,
         ImagePart,

@@ -1,0 +1,67 @@
+"""``sftdata validate``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+
+
+@click.command("validate")
+@click.argument("input", type=click.Path(dir_okay=True))
+@click.option("-p", "--profile", default="sftdata", show_default=True, help="Rules of a trainer: sftdata (all rules), trl, llamafactory, openai.")
+@click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Report as text or as JSON (schema sftdata.validate/1).")
+@click.option("--from", "from_", default="auto", show_default=True, help="The file's format, or auto to detect it.")
+@click.option("--rejects", type=click.Path(), help="Write each rejected record verbatim, with its issues and line, to this JSONL file.")
+@click.option("-o", "--output", type=click.Path(), help="Write the valid records (repaired with --fix) to this file.")
+@click.option("--fix", is_flag=True, help="Apply safe repairs (role aliases, trimming, \"true\"/\"false\" labels, tools as objects) and list them.")
+@click.option("--strict", is_flag=True, help="Make unknown fields and tool-schema mismatches errors.")
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True, help="Exit 1 (and reject records) on errors only, or on warnings too.")
+@click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
+@click.option("--no-media-check", is_flag=True, help="Do not open media files (placeholder counts are still checked).")
+@click.option("--max-chars", type=int, default=100_000, show_default=True, help="Warn (long-record) above this many characters of text per record.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes for large sharegpt JSONL files.")
+def validate_cmd(
+    input: str,
+    profile: str,
+    report_format: str,
+    from_: str,
+    rejects: str | None,
+    output: str | None,
+    fix: bool,
+    strict: bool,
+    fail_on: str,
+    media_root: str | None,
+    no_media_check: bool,
+    max_chars: int,
+    workers: int,
+) -> None:
+    """Check INPUT before training: every problem with file:line, field, rule and remedy.
+
+    Exit code 0 when there are no errors (warnings allowed unless --fail-on warning),
+    1 when there are, 2 for usage mistakes.
+
+    Example: sftdata validate train.jsonl --profile llamafactory --rejects bad.jsonl
+    """
+    from ..validate import validate
+
+    report = validate(
+        input,
+        profile,
+        format=from_,
+        rejects=rejects,
+        output=output,
+        workers=workers,
+        fix=fix,
+        strict=strict,
+        fail_on=fail_on,
+        media_root=media_root,
+        check_media=not no_media_check,
+        max_chars=max_chars,
+    )
+    if report_format == "json":
+        click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(report.render())
+    sys.exit(report.exit_code)

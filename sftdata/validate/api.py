@@ -1,0 +1,154 @@
+"""``sftdata.validate``: the one function the CLI and Python users call."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..api import RejectSink
+from ..errors import Issue, ReadError, RecordError, UsageError
+from ..formats import Format
+from ..io import write_rows
+from ..record import Source, _Record
+from .engine import Options, Outcome, Validator, base_dir_of, choose_format, resolve_format, sample_rows
+from .profiles import Profile, get_profile
+from .reader import RawRow, read_tolerant
+from .report import ValidationReport
+
+PathLike = str | os.PathLike[str]
+
+
+def _options(profile: Profile, kwargs: dict[str, Any]) -> Options:
+    if "media_root" in kwargs and kwargs["media_root"] is not None:
+        kwargs["media_root"] = Path(kwargs["media_root"])
+    try:
+        return Options(profile=profile, **kwargs)
+    except TypeError as exc:
+        known = ", ".join(f for f in Options.__dataclass_fields__ if f != "profile")
+        raise UsageError(f"unknown validation option ({exc}).", remedy=f"Options: {known}.") from None
+
+
+def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int) -> tuple[Validator, Iterator[Outcome]]:
+    name = str(path)
+    if fmt is None:
+        rows = sample_rows(read_tolerant(path))
+        fmt = choose_format(rows, name) if rows else None
+    validator = Validator(fmt, opts, base_dir_of(path))
+    from .fast import fast_outcomes
+
+    fast = fast_outcomes(path, validator, workers)
+    if fast is not None:
+        return validator, fast
+    return validator, (validator.check_raw(raw) for raw in read_tolerant(path))
+
+
+def _object_units(items: Iterable[Any], fmt: Format | None, opts: Options) -> tuple[Validator, Iterator[Outcome]]:
+    it = iter(items)
+    head = list(itertools.islice(it, 200))
+    rows = [x for x in head if isinstance(x, dict)]
+    if fmt is None and rows:
+        fmt = choose_format(rows, "<rows>")
+    validator = Validator(fmt, opts)
+
+    def outcomes() -> Iterator[Outcome]:
+        for i, item in enumerate(itertools.chain(head, it), 1):
+            if isinstance(item, _Record):
+                yield validator.check_record(item)
+            elif isinstance(item, dict):
+                yield validator.check_raw(RawRow(item, Source("<rows>", i, "record")))
+            else:
+                raise UsageError(f"item {i} is a {type(item).__name__}; pass records or dict rows.")
+
+    return validator, outcomes()
+
+
+def validate(
+    source: PathLike | Iterable[Any],
+    profile: str | Profile = "sftdata",
+    *,
+    format: str | Format = "auto",
+    rejects: PathLike | None = None,
+    output: PathLike | None = None,
+    workers: int = 1,
+    locations: int = 3,
+    **options: Any,
+) -> ValidationReport:
+    """Validate a dataset file, or an iterable of records or raw rows.
+
+    Args:
+        source: a path (any readable file type) or an iterable of canonical records
+            (field paths are then canonical: ``messages[3].role``) or of dict rows.
+        profile: ``sftdata`` (every rule), ``trl``, ``llamafactory`` or ``openai``.
+        format: the wire format, or ``auto`` to detect it from the first rows.
+        rejects: write each rejected record verbatim, with its issues and line, here (JSONL).
+        output: write the valid records (repaired with ``fix=True``) here.
+        workers: processes for the fast path on large sharegpt JSONL files (fork).
+        locations: how many first locations the report keeps per rule.
+        **options: ``strict``, ``fail_on`` ("error"/"warning"), ``fix``, ``media_root``,
+            ``check_media``, ``max_chars`` (see :class:`~sftdata.validate.engine.Options`).
+
+    Returns:
+        A :class:`ValidationReport`; ``report.total == report.valid + report.rejected``.
+
+    >>> import sftdata
+    >>> report = sftdata.validate("fixtures/sharegpt/sft.jsonl", check_media=False)
+    >>> (report.total, report.valid, report.rejected, report.exit_code)
+    (4, 4, 0, 0)
+    """
+    prof = get_profile(profile)
+    opts = _options(prof, dict(options))
+    if opts.fail_on not in ("error", "warning"):
+        raise UsageError(f"fail_on must be 'error' or 'warning', not {opts.fail_on!r}.")
+    fmt = resolve_format(format)
+    is_path = isinstance(source, (str, os.PathLike))
+    path = str(source) if is_path else None
+    if is_path:
+        validator, outcomes = _file_units(source, fmt, opts, workers)  # type: ignore[arg-type]
+    else:
+        validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]
+    report = ValidationReport(path, prof.name, validator.fmt.name if validator.fmt else None, opts.fail_on, locations)
+
+    with RejectSink(rejects) as sink:
+
+        def valid_rows() -> Iterator[Any]:
+            try:
+                for out in outcomes:
+                    report.total += 1
+                    report.add(out.issues, out.source)
+                    if out.kind:
+                        report.kinds[out.kind] += 1
+                    if out.repairs:
+                        report.fixed += 1
+                        report.repairs.update(r.code for r in out.repairs)
+                    if out.rejected:
+                        report.rejected += 1
+                        if rejects is not None:
+                            sink.add(out.row, out.source, RecordError(list(out.issues), path=out.source.path if out.source else None, line=out.source.line if out.source else None))
+                    else:
+                        report.valid += 1
+                        yield out.row
+            except ReadError as err:  # a .json file that does not parse at all
+                report.add([Issue(err.code, err.message, None)], Source(err.path or "", err.line or 0) if err.line else None)
+                return
+            report.add(validator.file_issues(report.total), None)
+
+        if output is not None:
+            if not is_path and validator.fmt is None:
+                raise UsageError("writing `output` from records needs a format.", remedy="Pass format='sharegpt' (or another).")
+            rows = valid_rows()
+            if not is_path:
+                rows = (_as_row(r, validator.fmt) for r in rows)
+            write_rows(rows, output)
+        else:
+            for _ in valid_rows():
+                pass
+    return report
+
+
+def _as_row(item: Any, fmt: Format | None) -> Any:
+    if isinstance(item, _Record) and fmt is not None:
+        return fmt.encode(item)[0]  # type: ignore[arg-type]
+    return item

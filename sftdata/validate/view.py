@@ -1,0 +1,119 @@
+"""A record seen as located turns: each canonical message with its path in the wire spelling.
+
+Rules run on canonical records but must point at the user's file: ``conversations[3].from``,
+not ``messages[4].role``. A *path mapper* per format turns (section, index) into wire paths;
+formats without one get the canonical spelling (``messages[4].role``).
+
+>>> from sftdata.record import Message, SFTRecord
+>>> rec = SFTRecord(messages=(Message(role="user", content="hi"), Message(role="assistant", content="yo")))
+>>> [t.role_path for t in turns_of(rec, canonical_paths(rec))["messages"]]
+['messages[0].role', 'messages[1].role']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..record import KTORecord, Message, PreferenceRecord, PretrainRecord, SFTRecord
+
+Section = Literal["messages", "prompt", "chosen", "rejected", "completion"]
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Wire paths of one message: the message itself, its role and its content."""
+
+    path: str
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    section: Section
+    index: int
+    message: Message
+    where: Where
+
+    @property
+    def path(self) -> str:
+        return self.where.path
+
+    @property
+    def role_path(self) -> str:
+        return self.where.role
+
+    @property
+    def content_path(self) -> str:
+        return self.where.content
+
+
+Locate = Callable[[Section, int], Where]
+PathMapper = Callable[[Any, dict[str, Any], Any], Locate]
+
+_MAPPERS: dict[str, PathMapper] = {}
+
+
+def register_paths(format_name: str, mapper: PathMapper) -> None:
+    """Register how a format spells message locations: ``mapper(fmt, row, record) -> locate``."""
+    _MAPPERS[format_name] = mapper
+
+
+def canonical_paths(record: Any = None) -> Locate:
+    def locate(section: Section, index: int) -> Where:
+        base = f"{section}[{index}]"
+        return Where(base, f"{base}.role", f"{base}.content")
+
+    return locate
+
+
+def locator(fmt: Any, row: dict[str, Any] | None, record: Any) -> Locate:
+    mapper = _MAPPERS.get(getattr(fmt, "name", ""))
+    if mapper is None or row is None:
+        return canonical_paths(record)
+    return mapper(fmt, row, record)
+
+
+def sections(record: Any) -> dict[Section, tuple[Message, ...]]:
+    if isinstance(record, SFTRecord):
+        return {"messages": record.messages}
+    if isinstance(record, PreferenceRecord):
+        return {"prompt": record.prompt, "chosen": record.chosen, "rejected": record.rejected}
+    if isinstance(record, KTORecord):
+        return {"prompt": record.prompt, "completion": record.completion}
+    assert isinstance(record, PretrainRecord)
+    return {}
+
+
+def turns_of(record: Any, locate: Locate) -> dict[Section, list[Turn]]:
+    """Every message of ``record`` by section, with its wire location."""
+    return {sec: [Turn(sec, i, m, locate(sec, i)) for i, m in enumerate(msgs)] for sec, msgs in sections(record).items()}
+
+
+# -- sharegpt ----------------------------------------------------------------------------
+def _sharegpt_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
+    s = fmt.spec
+    system = row.get(s.system)
+    offset = 1 if isinstance(system, str) and system else 0
+    prompt_len = len(record.prompt) if isinstance(record, (PreferenceRecord, KTORecord)) else 0
+
+    def turn(i: int) -> Where:
+        if i < offset:
+            return Where(s.system, s.system, s.system)
+        base = f"{s.messages}[{i - offset}]"
+        return Where(base, f"{base}.{s.role_tag}", f"{base}.{s.content_tag}")
+
+    def locate(section: Section, index: int) -> Where:
+        if section in ("messages", "prompt"):
+            return turn(index)
+        if section == "completion":
+            return turn(prompt_len + index)
+        key = s.chosen if section == "chosen" else s.rejected
+        return Where(key, f"{key}.{s.role_tag}", f"{key}.{s.content_tag}")
+
+    return locate
+
+
+register_paths("sharegpt", _sharegpt_paths)
