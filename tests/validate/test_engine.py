@@ -17,18 +17,18 @@ from sftdata.validate.fixes import fix_row, fix_spec
 TAGS = ["human", "gpt", "system", "observation", "function_call", "bot", "user", "humna", 3, None]
 texts = st.one_of(st.text(max_size=12), st.sampled_from(["", "  ", " x ", "<image>a", '{"name": "f", "arguments": {}}']))
 turn = st.one_of(
-    st.fixed_dictionaries({"from": st.sampled_from(TAGS), "value": st.one_of(texts, st.integers())}),
+    st.fixed_dictionaries({"from": st.sampled_from(TAGS), "value": st.one_of(texts, st.integers(-(2**63), 2**63 - 1))}),
     st.dictionaries(st.sampled_from(["from", "value", "weight"]), st.one_of(texts, st.booleans()), max_size=3),
-    st.integers(),
+    st.integers(-(2**63), 2**63 - 1),
 )
 row = st.fixed_dictionaries(
     {"conversations": st.one_of(st.lists(turn, max_size=5), st.text(max_size=3), st.none())},
     optional={
-        "system": st.one_of(texts, st.integers()),
+        "system": st.one_of(texts, st.integers(-(2**63), 2**63 - 1)),
         "images": st.lists(st.sampled_from(["a.png", "b.png"]), max_size=2),
         "kto_tag": st.one_of(st.booleans(), st.sampled_from(["true", "false", "yes"])),
         "tools": st.sampled_from(["", "[]", '[{"name": "f", "parameters": {"type": "object"}}]', "{bad", [{"name": "f"}]]),
-        "id": st.integers(),
+        "id": st.integers(-(2**63), 2**63 - 1),  # orjson parses wider ints as floats
     },
 )
 line = st.one_of(row.map(json.dumps), st.sampled_from(["{bad json", "[1, 2]", '"text"', "null"]))
