@@ -81,7 +81,21 @@ def _sharegpt_structure(fmt: Any, row: dict[str, Any]) -> list[Issue]:
     return out
 
 
-STRUCTURE_CHECKS: dict[str, Callable[[Any, dict[str, Any]], list[Issue]]] = {"sharegpt": _sharegpt_structure}
+_OPENAI_MESSAGE_KEYS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id", "weight", "reasoning_content"})
+
+
+def _openai_structure(fmt: Any, row: dict[str, Any]) -> list[Issue]:
+    out: list[Issue] = []
+    for key in ("messages", "chosen", "rejected"):
+        value = row.get(key)
+        located = [(key, value)] if isinstance(value, dict) else [(f"{key}[{i}]", m) for i, m in enumerate(value)] if isinstance(value, list) else []
+        for where, msg in located:
+            if isinstance(msg, dict):
+                out += [Issue("unknown-field", f"unknown key {k!r} in a message", f"{where}.{k}", "warning") for k in msg if k not in _OPENAI_MESSAGE_KEYS]
+    return out
+
+
+STRUCTURE_CHECKS: dict[str, Callable[[Any, dict[str, Any]], list[Issue]]] = {"sharegpt": _sharegpt_structure, "openai": _openai_structure}
 
 
 def _tools_string(fmt: Any, row: dict[str, Any]) -> list[Issue]:

@@ -93,6 +93,9 @@ def fix_spec(fmt: Any) -> FixSpec:
             label_keys=(s.kto_tag,),
             tools_key=s.tools,
         )
+    if getattr(fmt, "name", "") == "alpaca" and s is not None:
+        texts = tuple(k for k in (s.system, s.prompt, s.response, s.chosen, s.rejected) if k)
+        return FixSpec(lists=(), text_fields=texts, label_keys=tuple(s.kto_tags), tools_key=s.tools)
     return FixSpec()
 
 

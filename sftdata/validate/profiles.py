@@ -62,19 +62,21 @@ _TOOL_SEMANTICS: frozenset[RuleCode] = frozenset({"undeclared-tool", "tool-argum
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("sftdata", "Every rule: the strictest reading of the dataset."),
+        # Fractional weights are a feature of sftdata's own trainer, so only OpenAI rejects them.
+        Profile("sftdata", "Every rule (except the OpenAI-only weight rule): the strictest reading of the dataset.", disabled=frozenset({"invalid-weight"})),
         Profile(
             "trl",
             "TRL: messages of system/user/assistant, system only first, user/assistant pairs; or one non-empty text.",
             order="pairs",
             roles=frozenset({"system", "user", "assistant"}),
+            disabled=frozenset({"invalid-weight"}),
         ),
         Profile(
             "llamafactory",
             "LLaMA-Factory: role positions, message-count parity, boolean kto_tag, media counts, tools as a JSON string.",
             order="positions",
             # LLaMA-Factory does not look inside tool calls beyond parsing them as JSON.
-            disabled=_TOOL_SEMANTICS,
+            disabled=_TOOL_SEMANTICS | {"invalid-weight"},
             row_checks=("tools-string",),
         ),
         Profile(

@@ -117,3 +117,59 @@ def _sharegpt_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
 
 
 register_paths("sharegpt", _sharegpt_paths)
+
+
+# -- openai messages -----------------------------------------------------------------------
+def _openai_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
+    prompt_len = len(record.prompt) if isinstance(record, (PreferenceRecord, KTORecord)) else 0
+
+    def at(base: str) -> Where:
+        return Where(base, f"{base}.role", f"{base}.content")
+
+    def locate(section: Section, index: int) -> Where:
+        if section in ("messages", "prompt"):
+            return at(f"messages[{index}]")
+        if section == "completion":
+            return at(f"messages[{prompt_len + index}]")
+        return at(f"{section}[{index}]" if isinstance(row.get(section), list) else section)
+
+    return locate
+
+
+register_paths("openai", _openai_paths)
+
+
+# -- alpaca ----------------------------------------------------------------------------------
+def _alpaca_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
+    s = fmt.spec
+    system = row.get(s.system) if s.system else None
+    offset = 1 if isinstance(system, str) and system else 0
+    history = row.get(s.history) if s.history else None
+    pairs = len(history) if isinstance(history, list) else 0
+
+    def column(name: str | None) -> Where:
+        name = name or "?"
+        return Where(name, name, name)
+
+    def turn(i: int) -> Where:
+        if i < offset:
+            return column(s.system)
+        j = i - offset
+        if j < 2 * pairs:
+            base = f"{s.history}[{j // 2}][{j % 2}]"
+            return Where(base, base, base)
+        if j == 2 * pairs:
+            return column(s.prompt if s.prompt and row.get(s.prompt) else s.query)
+        return column(s.response)
+
+    def locate(section: Section, index: int) -> Where:
+        if section in ("messages", "prompt"):
+            return turn(index)
+        if section == "completion":
+            return column(s.response)
+        return column(s.chosen if section == "chosen" else s.rejected)
+
+    return locate
+
+
+register_paths("alpaca", _alpaca_paths)

@@ -61,3 +61,12 @@ def test_help_documents_every_option() -> None:
     page = (ROOT / "docs" / "validate.md").read_text()
     for opt in ("--profile", "--format", "--from", "--rejects", "--output", "--fix", "--strict", "--fail-on", "--media-root", "--no-media-check", "--max-chars", "--workers"):
         assert opt in proc.stdout and opt in page
+
+
+def test_every_code_a_decoder_raises_is_in_the_catalogue() -> None:
+    import re
+
+    codes = set()
+    for path in (ROOT / "sftdata" / "formats").glob("*.py"):
+        codes |= set(re.findall(r'Issue\(\s*"([a-z-]+)"', path.read_text()))
+    assert codes and codes <= set(RULES), codes - set(RULES)

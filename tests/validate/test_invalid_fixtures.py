@@ -25,8 +25,13 @@ def test_invalid_fixture(case: Path, tmp_path: Path) -> None:
     needs = spec.get("requires_format")
     if needs and needs not in {f.name for f in all_formats()}:
         pytest.skip(f"format {needs!r} is not registered yet")
+    fmt = spec["from"]
+    if "table" in spec:  # a spreadsheet mapped column by column (`--map`/`--set`)
+        from sftdata.formats.table import TableFormat, TableMapping
+
+        fmt = TableFormat.for_file(case / spec["input"], TableMapping.parse(spec["table"]["map"], spec["table"]["set"]))
     rejects = tmp_path / "rejects.jsonl"
-    report = validate(case / spec["input"], spec["profile"], format=spec["from"], rejects=rejects, locations=10_000, **spec["options"])
+    report = validate(case / spec["input"], spec["profile"], format=fmt, rejects=rejects, locations=10_000, **spec["options"])
     got = sorted(
         ((loc.line, stat.code, loc.field) for stat in report.rules.values() for loc in stat.first),
         key=lambda t: (t[0] or 0, t[1], t[2] or ""),
