@@ -42,8 +42,8 @@ def test_nothing_is_lost(tmp_path_factory, lines: list[str], profile: str, fix: 
     src.write_text("".join(x + "\n" for x in lines))
     report = validate(src, profile, format="sharegpt", rejects=d / "rej.jsonl", output=d / "ok.jsonl", fix=fix, fail_on=fail_on, locations=1000)
     n_in = len(lines)
-    n_ok = len((d / "ok.jsonl").read_text().splitlines())
-    rejected = [json.loads(x) for x in (d / "rej.jsonl").read_text().splitlines()]
+    n_ok = len((d / "ok.jsonl").read_bytes().splitlines())
+    rejected = [json.loads(x) for x in (d / "rej.jsonl").read_bytes().splitlines()]  # bytes: str.splitlines also splits on U+0085
     assert (report.total, report.valid, report.rejected) == (n_in, n_ok, len(rejected))
     assert report.total == report.valid + report.rejected
     assert [r["line"] for r in rejected] == sorted(r["line"] for r in rejected)
