@@ -11,8 +11,8 @@ from typing import IO, Any
 
 import orjson
 
-from .detect import DetectResult, detect
-from .errors import Issue, LossError, RecordError, UnsupportedKindError
+from .detect import DatasetInfo, DetectResult, detect
+from .errors import Issue, LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
 from .io import atomic_path, read_rows, write_rows
 from .record import Record, Source
@@ -89,13 +89,32 @@ def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:
     return get_format(format)
 
 
-def read(path: str | os.PathLike[str], format: str | Format = "auto", *, rejects: RejectSink | None = None) -> Iterator[Record]:
+def _dataset_info(path: str | os.PathLike[str] | None, dataset_info: DatasetInfo) -> tuple[Format, str | os.PathLike[str]]:
+    from .formats.llamafactory import from_dataset_info
+
+    fmt, data = from_dataset_info(*dataset_info)
+    return fmt, (data if path is None else path)
+
+
+def read(
+    path: str | os.PathLike[str] | None = None,
+    format: str | Format = "auto",
+    *,
+    rejects: RejectSink | None = None,
+    dataset_info: DatasetInfo | None = None,
+) -> Iterator[Record]:
     """Stream the records of a file.
 
     ``format="auto"`` detects it from the first rows. A row that does not decode raises
     :class:`~sftdata.errors.RecordError` (with file and line), unless ``rejects`` is
     given, in which case it is recorded there and skipped.
+    ``dataset_info=("data/dataset_info.json", "kto_en_demo")`` reads a LLaMA-Factory
+    entry with its column mapping (``path`` defaults to the entry's file).
     """
+    if dataset_info is not None:
+        format, path = _dataset_info(path, dataset_info)
+    if path is None:
+        raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
     fmt = _resolve(path, format)
     decode = fmt.decode
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
@@ -164,7 +183,7 @@ class ConvertResult:
 
 
 def convert(
-    src: str | os.PathLike[str],
+    src: str | os.PathLike[str] | None,
     dst: str | os.PathLike[str],
     to: str | Format,
     from_: str | Format = "auto",
@@ -174,6 +193,7 @@ def convert(
     workers: int | None = None,
     register: str | os.PathLike[str] | None = None,
     name: str | None = None,
+    dataset_info: DatasetInfo | None = None,
 ) -> ConvertResult:
     """Convert a file to another format.
 
@@ -187,9 +207,17 @@ def convert(
 
     ``register`` (a LLaMA-Factory ``dataset_info.json``) gets an entry ``name``
     (default: the output's stem) for the written file; see :mod:`sftdata.register`.
+    ``dataset_info=(PATH, NAME)`` reads the source through a LLaMA-Factory
+    ``dataset_info.json`` entry (``src`` may then be ``None``: the entry names the file).
     """
-    detection = detect(src) if from_ == "auto" else None
-    source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
+    if dataset_info is not None:
+        source_fmt, src = _dataset_info(src, dataset_info)
+        detection: DetectResult | None = detect(src, dataset_info=dataset_info)
+    elif src is None:
+        raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
+    else:
+        detection = detect(src) if from_ == "auto" else None
+        source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
     target = get_format(to) if isinstance(to, str) else to
     if detection is not None and detection.kind not in target.kinds:
         raise UnsupportedKindError(

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DetectionError
+from .errors import DetectionError, UsageError
 from .formats import Format, all_formats
 from .io import read_rows
 from .record import Kind
@@ -80,11 +80,25 @@ def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[
     return DetectResult(best.name, kind, best_score, evidence, len(rows), candidates)  # type: ignore[arg-type]
 
 
-def detect(path: str | os.PathLike[str], sample: int = SAMPLE_SIZE) -> DetectResult:
+DatasetInfo = tuple["str | os.PathLike[str]", str]
+
+
+def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE, *, dataset_info: DatasetInfo | None = None) -> DetectResult:
     """Detect the format and kind of a file from its first ``sample`` rows.
+
+    ``dataset_info=(path_to_dataset_info_json, name)`` checks the file against that
+    LLaMA-Factory entry's column mapping instead (``path`` defaults to its file).
 
     >>> detect("fixtures/sharegpt/sft.jsonl").format  # doctest: +SKIP
     'sharegpt'
     """
+    formats = None
+    if dataset_info is not None:
+        from .formats.llamafactory import from_dataset_info
+
+        fmt, data = from_dataset_info(*dataset_info)
+        path, formats = (data if path is None else path), [fmt]
+    if path is None:
+        raise UsageError("no input file given.", remedy="Pass a file, or --dataset-info PATH NAME.")
     rows = [row for row, _ in itertools.islice(read_rows(path), sample)]
-    return detect_rows(rows, str(path))
+    return detect_rows(rows, str(path), formats)

@@ -11,8 +11,18 @@ import orjson
 from ..errors import UsageError
 
 
+_DATASET_INFO = click.option(
+    "--dataset-info",
+    "dataset_info",
+    nargs=2,
+    metavar="PATH NAME",
+    default=None,
+    help="Read the input through entry NAME of LLaMA-Factory's dataset_info.json at PATH (its columns and tags); INPUT defaults to the entry's file.",
+)
+
+
 @click.command("convert")
-@click.argument("input", type=click.Path(dir_okay=True))
+@click.argument("input", type=click.Path(dir_okay=True), required=False)
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output file; its suffix picks the file type (.jsonl, .json, .parquet, .xlsx).")
 @click.option("--to", "to", required=True, help="Target format (see `sftdata formats`).")
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
@@ -25,9 +35,10 @@ from ..errors import UsageError
 @click.option("--system", default=None, help="Spreadsheet mode: shortcut for --set system=TEXT.")
 @click.option("--register", "register", type=click.Path(), default=None, metavar="DATASET_INFO_JSON", help="Add (or update) the output's entry in this LLaMA-Factory dataset_info.json.")
 @click.option("--name", default=None, help="Entry name for --register (default: the output file's stem).")
+@_DATASET_INFO
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert_cmd(
-    input: str,
+    input: str | None,
     output: str,
     to: str,
     from_: str,
@@ -40,6 +51,7 @@ def convert_cmd(
     system: str | None,
     register: str | None,
     name: str | None,
+    dataset_info: tuple[str, str] | None,
     as_json: bool,
 ) -> None:
     """Convert INPUT to another format.
@@ -49,9 +61,14 @@ def convert_cmd(
     \b
       sftdata convert data.json -o data.jsonl --to openai
       sftdata convert answers.xlsx -o train.json --to alpaca --map input=A --map output=B --instruction "Answer briefly."
+      sftdata convert --dataset-info data/dataset_info.json kto_en_demo -o kto.jsonl --to trl
     """
     from ..api import convert
 
+    if input is None and dataset_info is None:
+        raise UsageError("missing INPUT.", remedy="Give an input file, or --dataset-info PATH NAME.")
+    if dataset_info is not None and from_ != "auto":
+        raise UsageError("--from cannot be combined with --dataset-info: the entry is the source format.", remedy="Drop --from.")
     source: Any = from_
     if maps or sets or instruction is not None or system is not None:
         from ..formats.table import TableFormat, TableMapping
@@ -61,7 +78,8 @@ def convert_cmd(
         source = TableFormat.for_file(input, TableMapping.parse(maps, sets, instruction=instruction, system=system))
     if name is not None and register is None:
         raise UsageError("--name needs --register DATASET_INFO_JSON.", remedy="Add --register path/to/dataset_info.json.")
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name)
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info)
+    input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
@@ -77,13 +95,21 @@ def convert_cmd(
 
 
 @click.command("detect")
-@click.argument("input", type=click.Path(dir_okay=True))
+@click.argument("input", type=click.Path(dir_okay=True), required=False)
+@_DATASET_INFO
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def detect_cmd(input: str, as_json: bool) -> None:
-    """Name the format and kind of INPUT, with a confidence and the evidence."""
+def detect_cmd(input: str | None, dataset_info: tuple[str, str] | None, as_json: bool) -> None:
+    """Name the format and kind of INPUT, with a confidence and the evidence.
+
+    With --dataset-info, check INPUT (default: the entry's file) against that
+    LLaMA-Factory entry's column mapping.
+    """
     from ..detect import detect
 
-    result = detect(input)
+    if input is None and dataset_info is None:
+        raise UsageError("missing INPUT.", remedy="Give an input file, or --dataset-info PATH NAME.")
+    result = detect(input, dataset_info=dataset_info)
+    input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return

@@ -16,11 +16,12 @@ LLaMA-Factory's ``dataset_info.json`` entries are read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Issue
-from ..record import KTORecord, Message, Modality, PreferenceRecord, Record, SFTRecord, Source
+from ..record import KTORecord, Kind, Message, Modality, PreferenceRecord, Record, SFTRecord, Source
 from . import _common as c
 from .base import Detection, Format, Row, register_format
 
@@ -214,6 +215,39 @@ class ShareGPT(Format):
         for key, value in record.extra.items():
             row.setdefault(key, value)
         return row, lost
+
+    # -- LLaMA-Factory -----------------------------------------------------------------
+    def dataset_info_entry(self, file_name: str, kind: Kind = "sft", present: Iterable[str] | None = None) -> dict[str, Any]:
+        """The LLaMA-Factory entry for a file this codec wrote (tags only where they differ
+        from LLaMA-Factory's defaults).
+
+        >>> SHAREGPT.dataset_info_entry("d.json", "preference")
+        {'file_name': 'd.json', 'formatting': 'sharegpt', 'ranking': True, 'columns': {'messages': 'conversations', 'chosen': 'chosen', 'rejected': 'rejected'}}
+        """
+        s = self.spec
+        have = set(present or ())
+        entry: dict[str, Any] = {"file_name": file_name, "formatting": "sharegpt"}
+        columns = {"messages": s.messages}
+        if kind == "preference":
+            entry["ranking"] = True
+            columns.update(chosen=s.chosen, rejected=s.rejected)
+        elif kind == "kto":
+            columns["kto_tag"] = s.kto_tag
+        for key, column in (("system", s.system), ("tools", s.tools)):
+            if column in have:
+                columns[key] = column
+        for modality, column in s.media.items():
+            if column in have:
+                columns[c.MEDIA_COLUMNS[modality]] = column
+        entry["columns"] = columns
+        default = ShareGPTSpec()
+        tags = {t: getattr(s, t) for t in _TAGS if getattr(s, t) != getattr(default, t)}
+        if tags:
+            entry["tags"] = tags
+        return entry
+
+
+_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "observation_tag", "function_tag", "system_tag")
 
 
 SHAREGPT = register_format(ShareGPT(), "share_gpt", "llamafactory-sharegpt")
