@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "Tokenizer": "tokenizers",
     "ToolCall": "record",
     "ToolSpec": "record",
+    "TrainConfig": "train",
     "ValidationReport": "validate",
     "VideoPart": "record",
     "convert": "api",
@@ -62,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "get_tokenizer": "tokenizers",
     "read": "api",
     "split": "clean.split",
+    "train": "train",
     "validate": "validate",
     "write": "api",
 }
@@ -112,6 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .tokenizers import Tokenizer, get_tokenizer
     from .tokens import Encoded, TokenCounts, count_record, encode_record
     from .validate import ValidationReport, validate
+    from .train import TrainConfig, train
     from .record import (
         AudioPart,
         ImagePart,

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
     "stats": ("stats", "stats_cmd", "Token statistics after the chat template, and what cutoff_len cuts."),
+    "train": ("train", "train_cmd", "Fine-tune a local model on a dataset (CUDA, Ascend NPU or CPU)."),
     "validate": ("validate", "validate_cmd", "Check a dataset: located, explained errors; rejects and fixes."),
 }
 

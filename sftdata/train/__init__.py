@@ -1,0 +1,100 @@
+"""The bundled minimal trainer: ``sftdata train CONFIG.yaml`` / ``sftdata.train(config)``.
+
+torch, transformers and peft are imported only inside this package, and only once a run
+starts; reading and checking the configuration needs none of them.
+
+>>> import sftdata
+>>> metrics = sftdata.train("examples/train_lora.yaml", overrides=["--max_steps", "10"])  # doctest: +SKIP
+>>> sorted(metrics)[:3]  # doctest: +SKIP
+['data', 'device', 'epoch']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .config import TrainConfig, load_config
+
+__all__ = ["TrainConfig", "load_config", "train"]
+
+logger = logging.getLogger("sftdata.train")
+
+
+def _tokenization(cfg: TrainConfig) -> tuple[Any, Any, Any]:
+    """The tokenizer, template and record encoder ``stats`` uses, bound to this config."""
+    from ..templates import get_template
+    from ..tokenizers import get_tokenizer
+    from ..tokens import encode_record
+
+    tokenizer = get_tokenizer(cfg.tokenizer or cfg.model_name_or_path)
+    template = get_template(cfg.template, tokenizer=tokenizer, model_dir=cfg.model_name_or_path)
+
+    def encode(record: Any) -> Any:
+        return encode_record(record, tokenizer, template, train_on=cfg.train_on, cutoff_len=cfg.cutoff_len)
+
+    return tokenizer, template, encode
+
+
+def _pad_id(tokenizer: Any) -> int:
+    # Padding is never attended to nor trained, so any valid id works; prefer the tokenizer's.
+    for name in ("pad_token_id",):
+        value = getattr(tokenizer, name, None)
+        if isinstance(value, int):
+            return value
+    return 0
+
+
+def _tokenizer_source(cfg: TrainConfig, tokenizer: Any) -> Any:
+    """Where output tokenizer files come from: the model folder's own files, or the built-in
+    tokenizer object (written out when it can export itself)."""
+    if cfg.tokenizer is None:
+        return cfg.model_name_or_path
+    if Path(cfg.tokenizer).is_dir():
+        return cfg.tokenizer
+    return tokenizer
+
+
+def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrides: list[str] | tuple[str, ...] = (), *, echo: Any = None) -> dict[str, Any]:
+    """Fine-tune a local model on an SFT dataset and write the results to ``output_dir``.
+
+    Args:
+        config: a YAML file, a dict of settings or a :class:`TrainConfig`.
+        overrides: ``--key value`` strings that override the config (as on the CLI).
+        echo: called with each progress message (default: the ``sftdata.train`` logger).
+
+    Returns:
+        The final metrics, also written to ``output_dir/train_results.json``.
+
+    Raises:
+        UsageError: a bad setting, missing model folder or an output_dir already in use.
+    """
+    from .data import DataReport, load_examples, resolve_dataset, split
+    from .device import choose_precision, prepare_device, select_device
+
+    say = echo or logger.info
+    cfg = load_config(config, overrides)
+    out = Path(cfg.output_dir)
+    if out.is_dir() and any(out.iterdir()) and not cfg.overwrite_output_dir and not cfg.resume_from_checkpoint:
+        raise UsageError(f"output_dir '{out}' exists and is not empty.", field="output_dir", remedy="Choose another output_dir, set overwrite_output_dir: true, or pass --resume to continue.")
+    files = resolve_dataset(cfg.dataset, cfg.dataset_dir)
+    choice = select_device(cfg.device)
+    say(f"device: {choice.device} ({choice.reason})")
+    precision = choose_precision(choice, bf16=cfg.bf16, fp16=cfg.fp16)
+    say(f"precision: {precision.reason}")
+    prepare_device(choice, npu_jit_compile=cfg.npu_jit_compile)
+    tokenizer, _template, encode = _tokenization(cfg)
+    report = DataReport()
+    examples = load_examples(files, encode, max_samples=cfg.max_samples, report=report)
+    if not examples:
+        raise UsageError(f"no trainable rows in {', '.join(str(f) for f, _ in files)} (read {report.read}, dropped {dict(report.dropped)}).", field="dataset", remedy="Check the data with `sftdata validate` and `sftdata stats` (a small cutoff_len can leave no trained token).")
+    train_ex, eval_ex = split(examples, cfg.val_size, cfg.seed)
+    report.train, report.eval = len(train_ex), len(eval_ex)
+    if report.dropped:
+        say(f"data: dropped {sum(report.dropped.values())} of {report.read} rows: {dict(report.dropped)}; first: {'; '.join(report.first_drops)}")
+    from .loop import run
+
+    return run(cfg, train_ex, eval_ex, choice=choice, precision=precision, pad_id=_pad_id(tokenizer), tokenizer_src=_tokenizer_source(cfg, tokenizer), report=report, echo=say)

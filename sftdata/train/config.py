@@ -1,0 +1,200 @@
+"""The trainer's configuration: one frozen pydantic model, LLaMA-Factory key names.
+
+A YAML file gives the values, ``--key value`` flags override them; every key is checked
+here, before torch is imported, so a typo costs a second, not a model load.
+
+>>> cfg = TrainConfig(model_name_or_path="m", dataset="d.jsonl", output_dir="out")
+>>> (cfg.template, cfg.lr_scheduler_type, cfg.finetuning_type, cfg.group_by_length)
+('qwen', 'cosine', 'lora', True)
+>>> apply_overrides({"learning_rate": 1e-4}, ["--learning_rate", "2e-5", "--bf16"])
+{'learning_rate': '2e-5', 'bf16': 'true'}
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import UsageError
+
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
+FinetuningType = Literal["lora", "full"]
+TrainOn = Literal["all", "last"]
+DevicePref = str  # "auto", "cpu", "cuda", "cuda:1", "npu", "npu:0" (checked in device.py)
+
+
+class TrainConfig(BaseModel):
+    """Every setting of ``sftdata train``. Names follow LLaMA-Factory where it has one.
+
+    Attributes:
+        model_name_or_path: a local model folder (transformers layout).
+        dataset: a data file, or a name in ``dataset_dir``/dataset_info.json; several
+            comma-separated names or files are concatenated.
+        tokenizer: ``None`` = the model folder's own; ``qwen2.5`` = sftdata's built-in one.
+        template: a chat template name (``qwen``, ``chatml``, ...) or ``hf`` for the
+            model folder's own chat template.
+        train_on: ``all`` assistant turns (default) or only the ``last`` one.
+        cutoff_len: longest sequence in tokens; longer rows are truncated, rows left with
+            no trained token are dropped and counted.
+        packing: concatenate rows up to ``cutoff_len``; each row still attends only to itself.
+        group_by_length: batch rows of similar length (much less padding than random batches).
+        val_size: a fraction (< 1) or a count of rows held out for evaluation.
+        lora_target: ``all`` = every ``Linear`` except the LM head, or module names.
+        max_steps: stop after this many optimizer steps (overrides num_train_epochs when > 0).
+        device: ``auto`` (CUDA, then Ascend NPU, then CPU), or ``cpu``/``cuda[:N]``/``npu[:N]``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # model and data
+    model_name_or_path: str
+    dataset: str
+    dataset_dir: str = "."
+    output_dir: str
+    tokenizer: str | None = None
+    template: str = "qwen"
+    train_on: TrainOn = "all"
+    cutoff_len: int = Field(2048, gt=1)
+    max_samples: int | None = Field(None, gt=0)
+    val_size: float = Field(0.0, ge=0)
+    packing: bool = False
+    group_by_length: bool = True
+    # optimisation
+    finetuning_type: FinetuningType = "lora"
+    per_device_train_batch_size: int = Field(1, gt=0)
+    per_device_eval_batch_size: int = Field(1, gt=0)
+    gradient_accumulation_steps: int = Field(1, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    adam_beta1: float = Field(0.9, ge=0, lt=1)
+    adam_beta2: float = Field(0.999, ge=0, lt=1)
+    adam_epsilon: float = Field(1e-8, gt=0)
+    max_grad_norm: float = Field(1.0, ge=0)
+    num_train_epochs: float = Field(3.0, gt=0)
+    max_steps: int = Field(-1, ge=-1)
+    lr_scheduler_type: Scheduler = "cosine"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    seed: int = 42
+    # precision and memory
+    bf16: bool = False
+    fp16: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    # LoRA
+    lora_rank: int = Field(8, gt=0)
+    lora_alpha: int | None = Field(None, gt=0)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    lora_target: str = "all"
+    # schedule of side effects
+    logging_steps: int = Field(10, gt=0)
+    eval_steps: int | None = Field(None, gt=0)
+    save_steps: int | None = Field(None, gt=0)
+    plot_loss: bool = False
+    resume_from_checkpoint: str | None = None
+    overwrite_output_dir: bool = False
+    # device
+    device: DevicePref = "auto"
+    npu_jit_compile: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TrainConfig":
+        if self.bf16 and self.fp16:
+            raise ValueError("bf16 and fp16 are both on; choose one")
+        if self.val_size >= 1 and self.val_size != int(self.val_size):
+            raise ValueError("val_size is a fraction below 1 or a whole number of rows")
+        return self
+
+    @property
+    def lora_alpha_value(self) -> int:
+        """LLaMA-Factory's default: twice the rank."""
+        return self.lora_alpha if self.lora_alpha is not None else 2 * self.lora_rank
+
+    @property
+    def lora_targets(self) -> list[str] | Literal["all"]:
+        names = [t.strip() for t in self.lora_target.split(",") if t.strip()]
+        return "all" if names == ["all"] else names
+
+
+_FIELDS = tuple(TrainConfig.model_fields)
+# short spellings accepted on the command line
+_ALIASES = {"resume": "resume_from_checkpoint", "lr": "learning_rate"}
+
+
+def _did_you_mean(key: str) -> str:
+    close = difflib.get_close_matches(key, _FIELDS, n=1)
+    return f" Did you mean '{close[0]}'?" if close else " `sftdata train --help` lists the keys."
+
+
+def apply_overrides(values: dict[str, Any], argv: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Merge ``--key value`` (or ``--key=value``; a bare ``--flag`` means true) into ``values``.
+
+    Dashes and underscores are interchangeable in keys. Values stay strings: pydantic
+    converts them with the field's type.
+    """
+    out = dict(values)
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise UsageError(f"unexpected argument '{arg}'.", remedy="Overrides are written --key value, e.g. --learning_rate 1e-4.")
+        key, eq, value = arg[2:].partition("=")
+        key = key.replace("-", "_")
+        key = _ALIASES.get(key, key)
+        if key not in _FIELDS:
+            raise UsageError(f"unknown setting '--{key}'.", remedy=_did_you_mean(key).strip())
+        if not eq:
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                value = argv[i + 1]
+                i += 1
+            else:
+                value = "true"
+        out[key] = value
+        i += 1
+    return out
+
+
+def load_config(source: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a YAML file, a dict or a config, plus overrides.
+
+    Relative paths in a YAML file (``dataset_dir``, ``output_dir``, ...) stay relative to the
+    working directory, as in LLaMA-Factory.
+
+    Raises:
+        UsageError: unreadable YAML, unknown key (with a suggestion) or a bad value, naming
+            the file and the key.
+    """
+    path: str | None = None
+    if isinstance(source, TrainConfig):
+        values: dict[str, Any] = source.model_dump(exclude_unset=True)
+    elif isinstance(source, dict):
+        values = dict(source)
+    else:
+        import yaml
+
+        path = str(source)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"config file '{path}' does not exist.", remedy="Pass the path of a YAML file; docs/train.md has an example.") from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise UsageError(f"not valid YAML: {getattr(err, 'problem', err)}.", path=path, line=mark.line + 1 if mark else None, remedy="Fix the YAML syntax.") from None
+        if not isinstance(loaded, dict):
+            raise UsageError("the config must be a mapping of key: value lines.", path=path, remedy="See docs/train.md for an example.")
+        values = loaded
+    for key in values:
+        if key not in _FIELDS:
+            raise UsageError(f"unknown setting '{key}'.", path=path, field=key, remedy=_did_you_mean(key).strip())
+    values = apply_overrides(values, overrides)
+    try:
+        return TrainConfig.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or None
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        given = f" (got {first['input']!r})" if key and not isinstance(first.get("input"), dict) else ""
+        raise UsageError(f"{first['msg']}{given}{more}.", path=path, field=key, remedy="Fix the value in the config file or its --flag override.") from None
