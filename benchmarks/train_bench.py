@@ -11,7 +11,8 @@ tokenizer), and trains one epoch of full fine-tuning on the CPU with each engine
 
 - ``sftdata``: ``sftdata.train`` (length-grouped batches, LM head on trained positions only);
 - ``trl``: TRL ``SFTTrainer`` with its default batching (random order, padded per batch);
-- ``trl-grouped``: the same with ``group_by_length=True``.
+- ``trl-grouped``: the same with length-grouped batches (``group_by_length``, spelled
+  ``train_sampling_strategy="group_by_length"`` in transformers 5).
 
 TRL gets the very same ``input_ids`` and ``labels`` (a pre-tokenized dataset), batch size,
 learning rate, schedule and epoch; its own throughput is trained tokens / its
@@ -35,11 +36,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# tests/_paths.py's location, or --realdata (worktrees live one level deeper than main)
 REALDATA = ROOT.parent / "shared" / "realdata" / "llamafactory"
 ENGINES = ("sftdata", "trl", "trl-grouped")
 
 
-def build(work: Path, rows: int, seed: int) -> tuple[Path, Path, Path]:
+def build(work: Path, rows: int, seed: int, realdata: Path) -> tuple[Path, Path, Path]:
     """The tiny model folder, a JSONL of the chosen records, and their token examples."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -55,7 +57,7 @@ def build(work: Path, rows: int, seed: int) -> tuple[Path, Path, Path]:
     Qwen2ForCausalLM(config).save_pretrained(model_dir)
     records = []
     for name, fmt in (("alpaca_zh_demo.json", "alpaca"), ("glaive_toolcall_en_demo.json", "sharegpt")):
-        records += list(sftdata.read(REALDATA / name, fmt))
+        records += list(sftdata.read(realdata / name, fmt))
     random.Random(seed).shuffle(records)
     records = records[:rows]
     data = work / "data.jsonl"
@@ -96,7 +98,7 @@ def run_trl(model: Path, examples: Path, out: Path, batch: int, seed: int, group
     args = SFTConfig(
         output_dir=str(out), per_device_train_batch_size=batch, learning_rate=1e-4, num_train_epochs=1,
         lr_scheduler_type="linear", logging_steps=1000, save_strategy="no", report_to="none", seed=seed,
-        max_length=1024, group_by_length=grouped, use_cpu=True, dataloader_num_workers=0, bf16=False, fp16=False,
+        max_length=1024, train_sampling_strategy="group_by_length" if grouped else "random", use_cpu=True, dataloader_num_workers=0, bf16=False, fp16=False,
     )
     model_obj = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     from transformers import PreTrainedTokenizerFast
@@ -125,6 +127,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--realdata", type=Path, default=REALDATA, help="folder of LLaMA-Factory's demo datasets")
     parser.add_argument("--child", choices=ENGINES)
     parser.add_argument("--work")
     args = parser.parse_args()
@@ -134,7 +137,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        build(work, args.rows, args.seed)
+        build(work, args.rows, args.seed, args.realdata)
         print(f"built model and {args.rows} rows in {time.perf_counter() - t0:.1f}s", flush=True)
         results: dict[str, list[dict]] = {e: [] for e in ENGINES}
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
