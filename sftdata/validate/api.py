@@ -13,7 +13,7 @@ from ..errors import Issue, ReadError, RecordError, UsageError
 from ..formats import Format
 from ..io import write_rows
 from ..record import Source, _Record
-from .engine import Options, Outcome, Validator, base_dir_of, choose_format, resolve_format, sample_rows
+from .engine import CleanBatch, Options, Outcome, Validator, base_dir_of, choose_format, resolve_format, sample_rows
 from .profiles import Profile, get_profile
 from .reader import RawRow, read_tolerant
 from .report import ValidationReport
@@ -31,7 +31,7 @@ def _options(profile: Profile, kwargs: dict[str, Any]) -> Options:
         raise UsageError(f"unknown validation option ({exc}).", remedy=f"Options: {known}.") from None
 
 
-def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int) -> tuple[Validator, Iterator[Outcome]]:
+def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int, want_rows: bool) -> tuple[Validator, Iterator[Outcome | CleanBatch]]:
     name = str(path)
     if fmt is None:
         rows = sample_rows(read_tolerant(path))
@@ -39,7 +39,7 @@ def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int)
     validator = Validator(fmt, opts, base_dir_of(path))
     from .fast import fast_outcomes
 
-    fast = fast_outcomes(path, validator, workers)
+    fast = fast_outcomes(path, validator, workers, want_rows)
     if fast is not None:
         return validator, fast
     return validator, (validator.check_raw(raw) for raw in read_tolerant(path))
@@ -106,7 +106,7 @@ def validate(
     is_path = isinstance(source, (str, os.PathLike))
     path = str(source) if is_path else None
     if is_path:
-        validator, outcomes = _file_units(source, fmt, opts, workers)  # type: ignore[arg-type]
+        validator, outcomes = _file_units(source, fmt, opts, workers, output is not None)  # type: ignore[arg-type]
     else:
         validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]
     report = ValidationReport(path, prof.name, validator.fmt.name if validator.fmt else None, opts.fail_on, locations)
@@ -116,6 +116,14 @@ def validate(
         def valid_rows() -> Iterator[Any]:
             try:
                 for out in outcomes:
+                    if type(out) is CleanBatch:
+                        report.total += out.count
+                        report.valid += out.count
+                        if out.count:
+                            report.kinds[out.kind] += out.count
+                        if out.rows:
+                            yield from out.rows
+                        continue
                     report.total += 1
                     report.add(out.issues, out.source)
                     if out.kind:

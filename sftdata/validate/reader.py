@@ -46,23 +46,24 @@ def _type_issue(value: Any) -> Issue:
     return Issue("wrong-type", f"a record must be a JSON object, got {type(value).__name__}")
 
 
+def parse_line(line: bytes, source: Source) -> RawRow:
+    """One JSONL line: a row, or the issue that makes it unusable."""
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return RawRow(None, source, line, Issue("invalid-json", f"not valid JSON ({exc})"))
+    if type(row) is not dict:
+        return RawRow(None, source, line, _type_issue(row))
+    return RawRow(row, source, line)
+
+
 def read_jsonl(path: Path, compression: str | None = None) -> Iterator[RawRow]:
     name = str(path)
-    loads = orjson.loads
     with open_binary(path, compression) as fh:
         for lineno, line in enumerate(fh, 1):
             if line.isspace() or not line:
                 continue
-            src = Source(name, lineno, "line")
-            try:
-                row = loads(line)
-            except orjson.JSONDecodeError as exc:
-                yield RawRow(None, src, line, Issue("invalid-json", f"not valid JSON ({exc})"))
-                continue
-            if type(row) is not dict:
-                yield RawRow(None, src, line, _type_issue(row))
-                continue
-            yield RawRow(row, src, line)
+            yield parse_line(line, Source(name, lineno, "line"))
 
 
 def read_json(path: Path, compression: str | None = None) -> Iterator[RawRow]:
