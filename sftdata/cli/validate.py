@@ -53,6 +53,7 @@ def validate_cmd(
         rejects=rejects,
         output=output,
         workers=workers,
+        progress=True,
         fix=fix,
         strict=strict,
         fail_on=fail_on,

@@ -74,6 +74,7 @@ def validate(
     output: PathLike | None = None,
     workers: int = 1,
     locations: int = 3,
+    progress: bool = False,
     **options: Any,
 ) -> ValidationReport:
     """Validate a dataset file, or an iterable of records or raw rows.
@@ -87,6 +88,7 @@ def validate(
         output: write the valid records (repaired with ``fix=True``) here.
         workers: processes for the fast path on large sharegpt JSONL files (fork).
         locations: how many first locations the report keeps per rule.
+        progress: show a progress line on stderr (only when stderr is a terminal).
         **options: ``strict``, ``fail_on`` ("error"/"warning"), ``fix``, ``media_root``,
             ``check_media``, ``max_chars`` (see :class:`~sftdata.validate.engine.Options`).
 
@@ -111,11 +113,14 @@ def validate(
         validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]
     report = ValidationReport(path, prof.name, validator.fmt.name if validator.fmt else None, opts.fail_on, locations)
 
-    with RejectSink(rejects) as sink:
+    bar = _Progress(path) if progress else None
+    with RejectSink(rejects) as sink, (bar or _Null()):
 
         def valid_rows() -> Iterator[Any]:
             try:
                 for out in outcomes:
+                    if bar is not None:
+                        bar.update(report.total)
                     if type(out) is CleanBatch:
                         report.total += out.count
                         report.valid += out.count
@@ -160,3 +165,41 @@ def _as_row(item: Any, fmt: Format | None) -> Any:
     if isinstance(item, _Record) and fmt is not None:
         return fmt.encode(item)[0]  # type: ignore[arg-type]
     return item
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class _Progress:
+    """A rich progress line (records so far, rate) on stderr, only on a terminal."""
+
+    def __init__(self, path: str | None) -> None:
+        import sys
+
+        self.bar = None
+        self.next = 0
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(SpinnerColumn(), TextColumn("validating {task.description}: {task.completed:,} records"), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task(path or "records", total=None)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None and n >= self.next:
+            self.bar.update(self.task, completed=n)
+            self.next = n + 8192
+
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -111,10 +111,8 @@ def _call_ok(value: str, declared: dict[str, Any]) -> bool:
 
 def fast_clean(row: dict[str, Any], fs: FastSpec) -> bool:
     """True only when the full engine would report nothing for this SFT sharegpt row."""
-    keys = fs.keys
-    for key in row:
-        if key not in keys:
-            return False
+    if not fs.keys.issuperset(row):
+        return False
     turns = row.get(fs.messages)
     if type(turns) is not list or not turns:
         return False
