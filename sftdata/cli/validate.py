@@ -9,7 +9,8 @@ import orjson
 
 
 @click.command("validate")
-@click.argument("input", type=click.Path(dir_okay=True))
+@click.argument("input", type=click.Path(dir_okay=True), required=False)
+@click.option("--dataset-info", "dataset_info", nargs=2, metavar="PATH NAME", default=None, help="Read INPUT through entry NAME of LLaMA-Factory's dataset_info.json at PATH; INPUT defaults to the entry's file.")
 @click.option("-p", "--profile", default="sftdata", show_default=True, help="Rules of a trainer: sftdata (all rules), trl, llamafactory, openai.")
 @click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Report as text or as JSON (schema sftdata.validate/1).")
 @click.option("--from", "from_", default="auto", show_default=True, help="The file's format, or auto to detect it.")
@@ -23,7 +24,8 @@ import orjson
 @click.option("--max-chars", type=int, default=100_000, show_default=True, help="Warn (long-record) above this many characters of text per record.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes for large sharegpt JSONL files.")
 def validate_cmd(
-    input: str,
+    input: str | None,
+    dataset_info: tuple[str, str] | None,
     profile: str,
     report_format: str,
     from_: str,
@@ -42,7 +44,10 @@ def validate_cmd(
     Exit code 0 when there are no errors (warnings allowed unless --fail-on warning),
     1 when there are, 2 for usage mistakes.
 
-    Example: sftdata validate train.jsonl --profile llamafactory --rejects bad.jsonl
+    \b
+    Examples:
+      sftdata validate train.jsonl --profile llamafactory --rejects bad.jsonl
+      sftdata validate --dataset-info data/dataset_info.json kto_en_demo -p llamafactory
     """
     from ..validate import validate
 
@@ -50,6 +55,7 @@ def validate_cmd(
         input,
         profile,
         format=from_,
+        dataset_info=dataset_info,
         rejects=rejects,
         output=output,
         workers=workers,

@@ -66,7 +66,7 @@ def _object_units(items: Iterable[Any], fmt: Format | None, opts: Options) -> tu
 
 
 def validate(
-    source: PathLike | Iterable[Any],
+    source: PathLike | Iterable[Any] | None,
     profile: str | Profile = "sftdata",
     *,
     format: str | Format = "auto",
@@ -75,6 +75,7 @@ def validate(
     workers: int = 1,
     locations: int = 3,
     progress: bool = False,
+    dataset_info: tuple[PathLike, str] | None = None,
     **options: Any,
 ) -> ValidationReport:
     """Validate a dataset file, or an iterable of records or raw rows.
@@ -89,6 +90,8 @@ def validate(
         workers: processes for the fast path on large sharegpt JSONL files (fork).
         locations: how many first locations the report keeps per rule.
         progress: show a progress line on stderr (only when stderr is a terminal).
+        dataset_info: ``(path, name)`` of a LLaMA-Factory ``dataset_info.json`` entry: its
+            columns and tags are the format, and ``source`` may be ``None`` (the entry's file).
         **options: ``strict``, ``fail_on`` ("error"/"warning"), ``fix``, ``media_root``,
             ``check_media``, ``max_chars`` (see :class:`~sftdata.validate.engine.Options`).
 
@@ -104,6 +107,15 @@ def validate(
     opts = _options(prof, dict(options))
     if opts.fail_on not in ("error", "warning"):
         raise UsageError(f"fail_on must be 'error' or 'warning', not {opts.fail_on!r}.")
+    if dataset_info is not None:
+        from ..formats.llamafactory import from_dataset_info
+
+        if format != "auto":
+            raise UsageError("format cannot be combined with dataset_info: the entry is the format.", remedy="Drop --from.")
+        format, data_file = from_dataset_info(*dataset_info)
+        source = data_file if source is None else source
+    if source is None:
+        raise UsageError("nothing to validate.", remedy="Give a file, or --dataset-info PATH NAME.")
     fmt = resolve_format(format)
     is_path = isinstance(source, (str, os.PathLike))
     path = str(source) if is_path else None

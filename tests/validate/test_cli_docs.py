@@ -59,7 +59,7 @@ def test_usage_mistakes_exit_2_without_traceback() -> None:
 def test_help_documents_every_option() -> None:
     proc = run("--help")
     page = (ROOT / "docs" / "validate.md").read_text()
-    for opt in ("--profile", "--format", "--from", "--rejects", "--output", "--fix", "--strict", "--fail-on", "--media-root", "--no-media-check", "--max-chars", "--workers"):
+    for opt in ("--profile", "--format", "--from", "--rejects", "--output", "--fix", "--strict", "--fail-on", "--media-root", "--no-media-check", "--max-chars", "--workers", "--dataset-info"):
         assert opt in proc.stdout and opt in page
 
 

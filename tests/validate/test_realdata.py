@@ -8,42 +8,35 @@ from pathlib import Path
 
 import pytest
 
-from sftdata.formats import all_formats, get_format
+from sftdata.formats.llamafactory import from_dataset_info
 from sftdata.validate import validate
 
-SHAREGPT = get_format("sharegpt")
-# dataset_info.json's column/tag mapping, spelled by hand (kept in step with the file)
-OPENAI_TAGS = {"messages": "messages", "role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
-SHAREGPT_FILES = {
-    "glaive_toolcall_en_demo.json": SHAREGPT,
-    "dpo_en_demo.json": SHAREGPT,
-    "kto_en_demo.json": SHAREGPT.with_spec(**OPENAI_TAGS, kto_tag="label"),
-    "mllm_demo.json": SHAREGPT.with_spec(**OPENAI_TAGS),
+ENTRIES = {  # dataset_info.json entry -> kind
+    "alpaca_zh_demo": "sft",
+    "identity": "sft",
+    "glaive_toolcall_en_demo": "sft",
+    "dpo_en_demo": "preference",
+    "kto_en_demo": "kto",
+    "mllm_demo": "sft",
+    "c4_demo": "pretrain",
 }
-EXPECTED_KINDS = {"glaive_toolcall_en_demo.json": "sft", "dpo_en_demo.json": "preference", "kto_en_demo.json": "kto", "mllm_demo.json": "sft"}
-ALL_FILES = ["alpaca_zh_demo.json", "identity.json", "c4_demo.jsonl", *SHAREGPT_FILES]
 
 
-def _format_for(name: str):
-    if name in SHAREGPT_FILES:
-        return SHAREGPT_FILES[name]
-    if name == "c4_demo.jsonl" or "alpaca" not in {f.name for f in all_formats()}:
-        return None
-    return get_format("alpaca")
+def _count(path: Path) -> int:
+    text = path.read_text()
+    return len(json.loads(text)) if path.suffix == ".json" else len(text.splitlines())
 
 
 @pytest.mark.parametrize("profile", ["sftdata", "llamafactory"])
-@pytest.mark.parametrize("name", ALL_FILES)
+@pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_realdata_has_zero_errors(realdata: Path, name: str, profile: str) -> None:
-    fmt = _format_for(name)
-    if fmt is None:
-        pytest.skip("this file's format is not registered yet")
-    report = validate(realdata / name, profile, format=fmt)
+    fmt, data = from_dataset_info(realdata / "dataset_info.json", name)
+    report = validate(data, profile, format=fmt)
     assert report.errors == 0, report.render()
-    assert (report.total, report.valid, report.rejected) == (report.total, report.total, 0)
-    assert report.total == len(json.loads((realdata / name).read_text()))
-    if name in EXPECTED_KINDS:
-        assert dict(report.kinds) == {EXPECTED_KINDS[name]: report.total}
+    assert (report.total, report.valid, report.rejected) == (_count(data), _count(data), 0)
+    assert dict(report.kinds) == {ENTRIES[name]: report.total}
+    # the auto-detected format finds no error either
+    assert validate(data, profile).errors == 0
 
 
 def test_broken_kto_label_is_caught(realdata: Path, tmp_path: Path) -> None:
@@ -52,7 +45,7 @@ def test_broken_kto_label_is_caught(realdata: Path, tmp_path: Path) -> None:
     rows[9]["label"] = "false"
     bad = tmp_path / "kto.json"
     bad.write_text(json.dumps(rows))
-    fmt = SHAREGPT_FILES["kto_en_demo.json"]
+    fmt, _ = from_dataset_info(realdata / "dataset_info.json", "kto_en_demo")
     report = validate(bad, "llamafactory", format=fmt)
     assert report.codes() == {"kto-label": 2, "surrounding-whitespace": 1}
     assert [(loc.line, loc.field, loc.message) for loc in report.rules["kto-label"].first] == [
@@ -71,7 +64,8 @@ def test_broken_images_are_caught(realdata: Path, tmp_path: Path) -> None:
     images = sorted(media.glob("*.jpg"))
     images[0].write_bytes(images[0].read_bytes()[:200])  # truncated: exists, does not decode
     images[1].unlink()
-    report = validate(tmp_path / "mllm.json", "sftdata", format=SHAREGPT_FILES["mllm_demo.json"], locations=100)
+    fmt, _ = from_dataset_info(realdata / "dataset_info.json", "mllm_demo")
+    report = validate(tmp_path / "mllm.json", "sftdata", format=fmt, locations=100)
     rows = json.loads((tmp_path / "mllm.json").read_text())
     want_unreadable = [(i, f"images[{k}]") for i, r in enumerate(rows, 1) for k, p in enumerate(r["images"]) if p.endswith(images[0].name)]
     want_missing = [(i, f"images[{k}]") for i, r in enumerate(rows, 1) for k, p in enumerate(r["images"]) if p.endswith(images[1].name)]
