@@ -12,14 +12,14 @@ import itertools
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..errors import Issue, RecordError, Severity, UsageError
+from ..errors import Issue, RecordError, Severity
 from ..formats import Format, all_formats, get_format
 from ..record import KTORecord, Source
 from . import checks, media, tools
@@ -307,15 +307,6 @@ def base_dir_of(path: str | os.PathLike[str] | None) -> Path | None:
     return Path(path).resolve().parent if path is not None else None
 
 
-@dataclass
-class Stream:
-    """Outcomes of a whole input with the per-file state needed at the end."""
-
-    outcomes: Iterator[Outcome]
-    validator: Validator
-    counts: Counter[str] = field(default_factory=Counter)
-
-
 def resolve_format(name: str | Format | None) -> Format | None:
     if name is None or name == "auto":
         return None
@@ -323,7 +314,3 @@ def resolve_format(name: str | Format | None) -> Format | None:
         return name
     return get_format(name)
 
-
-def require(cond: bool, message: str) -> None:
-    if not cond:
-        raise UsageError(message)
