@@ -20,7 +20,7 @@ TokenCounts(kind='sft', total=13, prompt=10, trainable=3, overhead=10, turns=1, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .record import KTORecord, PreferenceRecord, PretrainRecord, Record, SFTRecord
 from .templates import Rendered, Template, TrainOn
@@ -92,30 +92,61 @@ class _OverheadCache:
 _overhead = _OverheadCache()
 
 
-def encode_rendered(rendered: Rendered, tokenizer: Tokenizer, cutoff_len: int | None = None) -> Encoded:
-    """Tokenize a rendered conversation run by run (a run = neighbouring spans that are
-    all trainable or all not) and build labels; then cut to ``cutoff_len`` from the right."""
+Run = tuple[str, bool]  # text of neighbouring pieces that are all trained or all not
+
+
+def _runs(record: Record, template: Template, train_on: TrainOn, branch: Branch) -> tuple[list[Run], list[str]]:
+    """The record's text as trained/untrained runs, plus the template-owned pieces."""
+    segments = getattr(template, "segments", None)
+    if segments is not None:  # data templates: walk the pieces, no spans built
+        pieces = [(text, trainable, own) for text, _, trainable, own in segments(record, train_on=train_on, branch=branch)]
+    else:
+        rendered = template.render(record, train_on=train_on, branch=branch)  # type: ignore[call-arg]
+        pieces = [(rendered.text[s.start : s.end], s.trainable, s.template) for s in rendered.spans]
+    return _group(pieces)
+
+
+def _group(pieces: list[tuple[str, bool, bool]]) -> tuple[list[Run], list[str]]:
+    runs: list[Run] = []
+    owned: list[str] = []
+    current: list[str] = []
+    state: bool | None = None
+    for text, trainable, own in pieces:
+        if not text:
+            continue
+        if own:
+            owned.append(text)
+        if trainable is not state and current:
+            runs.append(("".join(current), bool(state)))
+            current = []
+        state = trainable
+        current.append(text)
+    if current:
+        runs.append(("".join(current), bool(state)))
+    return runs, owned
+
+
+def _overhead_of(tokenizer: Tokenizer, owned: list[str]) -> int:
+    return sum(_overhead(tokenizer, text) for text in owned)
+
+
+def _encode_runs(runs: list[Run], owned: list[str], tokenizer: Tokenizer, cutoff_len: int | None) -> Encoded:
     ids: list[int] = []
     labels: list[int] = []
     encode = tokenizer.encode
-    text = rendered.text
-    overhead = 0
-    spans = rendered.spans
-    n = len(spans)
-    i = 0
-    while i < n:
-        first = spans[i]
-        j = i + 1
-        while j < n and spans[j].trainable == first.trainable:
-            j += 1
-        for s in spans[i:j]:
-            if s.template:
-                overhead += _overhead(tokenizer, text[s.start : s.end])
-        run = encode(text[first.start : spans[j - 1].end])
+    for text, trainable in runs:
+        run = encode(text)
         ids.extend(run)
-        labels.extend(run if first.trainable else [IGNORE_INDEX] * len(run))
-        i = j
-    return _cut(ids, labels, overhead, cutoff_len)
+        labels.extend(run if trainable else [IGNORE_INDEX] * len(run))
+    return _cut(ids, labels, _overhead_of(tokenizer, owned), cutoff_len)
+
+
+def encode_rendered(rendered: Rendered, tokenizer: Tokenizer, cutoff_len: int | None = None) -> Encoded:
+    """Tokenize a rendered conversation run by run (a run = neighbouring spans that are
+    all trainable or all not) and build labels; then cut to ``cutoff_len`` from the right."""
+    text = rendered.text
+    runs, owned = _group([(text[s.start : s.end], s.trainable, s.template) for s in rendered.spans])
+    return _encode_runs(runs, owned, tokenizer, cutoff_len)
 
 
 def _cut(ids: list[int], labels: list[int], overhead: int, cutoff_len: int | None) -> Encoded:
@@ -143,8 +174,35 @@ def encode_record(
     if isinstance(record, PretrainRecord):
         ids = tokenizer.encode(record.text + tokenizer.eos_token)
         return _cut(ids, list(ids), 0, cutoff_len)
-    rendered = template.render(record, train_on=train_on, branch=branch)  # type: ignore[call-arg]
-    return encode_rendered(rendered, tokenizer, cutoff_len)
+    runs, owned = _runs(record, template, train_on, branch)
+    return _encode_runs(runs, owned, tokenizer, cutoff_len)
+
+
+class _Lengths(NamedTuple):
+    total: int
+    trainable: int
+    overhead: int
+    cut: int
+    cut_trainable: int
+
+
+def _lengths(record: Record, tokenizer: Tokenizer, template: Template, train_on: TrainOn, cutoff_len: int | None, branch: Branch) -> _Lengths:
+    """Counts without building id or label lists (the stats hot path)."""
+    if isinstance(record, PretrainRecord):
+        runs: list[Run] = [(record.text + tokenizer.eos_token, True)]
+        owned: list[str] = []
+    else:
+        runs, owned = _runs(record, template, train_on, branch)
+    encode = tokenizer.encode
+    total = trainable = cut_trainable = 0
+    limit = cutoff_len if cutoff_len is not None else 1 << 62
+    for text, trained in runs:
+        n = len(encode(text))
+        if trained:
+            trainable += n
+            cut_trainable += max(0, total + n - max(total, limit))
+        total += n
+    return _Lengths(total, trainable, _overhead_of(tokenizer, owned), max(0, total - limit), cut_trainable)
 
 
 def _media(record: Record) -> int:
@@ -202,10 +260,31 @@ def count_record(
     train_on: TrainOn = "all",
     cutoff_len: int | None = None,
 ) -> TokenCounts:
-    """Token counts of one record after the template (see :class:`TokenCounts`)."""
-    enc = encode_record(record, tokenizer, template, train_on, cutoff_len)
-    rejected = encode_record(record, tokenizer, template, train_on, cutoff_len, branch="rejected") if isinstance(record, PreferenceRecord) else None
-    return counts_of(record, enc, rejected)
+    """Token counts of one record after the template (see :class:`TokenCounts`).
+
+    Equal to :func:`counts_of` over :func:`encode_record`, without building id lists.
+    """
+    a = _lengths(record, tokenizer, template, train_on, cutoff_len, "chosen")
+    cut, cut_trainable = a.cut, a.cut_trainable
+    rt = rtr = None
+    if isinstance(record, PreferenceRecord):
+        b = _lengths(record, tokenizer, template, train_on, cutoff_len, "rejected")
+        rt, rtr = b.total, b.trainable
+        cut, cut_trainable = max(cut, b.cut), max(cut_trainable, b.cut_trainable)
+    return TokenCounts(
+        kind=record.kind,
+        total=a.total,
+        prompt=a.total - a.trainable,
+        trainable=a.trainable,
+        overhead=a.overhead,
+        turns=_turns(record),
+        media=_media(record),
+        cut=cut,
+        cut_trainable=cut_trainable,
+        rejected_total=rt,
+        rejected_trainable=rtr,
+        label=record.label if isinstance(record, KTORecord) else None,
+    )
 
 
 __all__ = ["IGNORE_INDEX", "Encoded", "TokenCounts", "count_record", "counts_of", "encode_record", "encode_rendered"]

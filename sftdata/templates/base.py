@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, NamedTuple, Protocol, Union
 
 from ..record import KTORecord, Message, Modality, PreferenceRecord, PretrainRecord, Role, SFTRecord, ToolCall, ToolSpec
 
@@ -30,10 +30,11 @@ TRAIN_ON: tuple[TrainOn, ...] = ("all", "last", "everything")
 Conversation = Union[SFTRecord, PreferenceRecord, KTORecord, Sequence[Message]]
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """Characters ``text[start:end]``: trainable or not, the role they belong to, and
-    whether they are the template's own text (role markers, default system prompt)."""
+    whether they are the template's own text (role markers, default system prompt).
+
+    A named tuple: immutable, and cheap to build in the per-record hot path."""
 
     start: int
     end: int
@@ -172,6 +173,11 @@ class ChatTemplate:
             tools: tool specs; defaults to the record's ``tools``.
             branch: for a preference record, render ``prompt + chosen`` or ``+ rejected``.
         """
+        return _assemble(self.segments(record_or_messages, train_on, tools, branch))
+
+    def segments(self, record_or_messages: Conversation, train_on: TrainOn = "all", tools: Sequence[ToolSpec] | None = None, branch: Literal["chosen", "rejected"] = "chosen") -> list[Seg]:
+        """The rendered pieces ``(text, role, trainable, template-owned)`` in order:
+        what :meth:`render` joins, and what token counting walks without building spans."""
         messages, specs = _unpack(record_or_messages, branch)
         if tools is not None:
             specs = tuple(tools)
@@ -203,7 +209,9 @@ class ChatTemplate:
             i += 1
         if system_segs:  # a system prompt with no user turn to sit in
             segs.extend(system_segs)
-        return _assemble(segs, everything=train_on == "everything")
+        if train_on == "everything":
+            segs = [(text, role, True, own) for text, role, _, own in segs]
+        return segs
 
     def _content(self, m: Message) -> str:
         if isinstance(m.content, str):
@@ -304,7 +312,7 @@ def _unpack(obj: Conversation, branch: Literal["chosen", "rejected"]) -> tuple[t
     return tuple(obj), ()
 
 
-def _assemble(segs: list[Seg], everything: bool) -> Rendered:
+def _assemble(segs: list[Seg]) -> Rendered:
     """Join segments into text and merge neighbours with the same marks into spans."""
     text_parts: list[str] = []
     spans: list[Span] = []
@@ -313,7 +321,6 @@ def _assemble(segs: list[Seg], everything: bool) -> Rendered:
         if not text:
             continue
         end = pos + len(text)
-        trainable = trainable or everything
         if spans and (prev := spans[-1]).role == role and prev.trainable == trainable and prev.template == own:
             spans[-1] = Span(prev.start, end, trainable, role, own)
         else:

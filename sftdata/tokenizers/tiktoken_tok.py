@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -57,22 +58,41 @@ class TiktokenTokenizer:
         self._special = frozenset(encoding.special_tokens_set)
         self.pad_token_id = encoding.encode_single_token(pad_token) if pad_token else None
         self.vocab_size = int(encoding.n_vocab)
-        # The Rust core skips tiktoken's per-call Python checks, which cost as much as the
-        # BPE itself on short spans; the public method is the fallback.
+        self._special_ids = {tok: encoding.encode_single_token(tok) for tok in self._special}
+        # Longest first, so that a token that is a prefix of another never wins wrongly.
+        self._special_re = re.compile("|".join(re.escape(t) for t in sorted(self._special, key=len, reverse=True))) if self._special else None
+        self._prefixes = tuple({t[:2] for t in self._special})
+        # tiktoken converts the allowed-special set to Rust on every call (~8 us for 22
+        # tokens, as much as encoding a short span); the ordinary encoder has no such
+        # cost, so special tokens are split out here and encoded by id.
         core = getattr(encoding, "_core_bpe", None)
-        self._core_encode = core.encode if core is not None and hasattr(core, "encode") else None
+        self._ordinary = core.encode_ordinary if core is not None and hasattr(core, "encode_ordinary") else None
 
     def encode(self, text: str) -> list[int]:
         if self.nfc and not text.isascii() and not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-        if self._core_encode is not None:
-            try:
-                return self._core_encode(text, self._special)
-            except UnicodeEncodeError:
-                # lone surrogates: tiktoken's public encode replaces them; so do we
-                text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-                return self._core_encode(text, self._special)
-        return self._enc.encode(text, allowed_special=self._special)
+        try:
+            return self._encode(text)
+        except UnicodeEncodeError:
+            # lone surrogates: tiktoken's public encode replaces them; so do we
+            return self._encode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+    def _encode(self, text: str) -> list[int]:
+        ordinary = self._ordinary
+        if ordinary is None:
+            return self._enc.encode(text, allowed_special=self._special)
+        if self._special_re is None or not any(p in text for p in self._prefixes):
+            return ordinary(text)
+        out: list[int] = []
+        pos = 0
+        for m in self._special_re.finditer(text):
+            if m.start() > pos:
+                out += ordinary(text[pos : m.start()])
+            out.append(self._special_ids[m.group()])
+            pos = m.end()
+        if pos < len(text):
+            out += ordinary(text[pos:])
+        return out
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._enc.decode(list(ids))

@@ -2,8 +2,9 @@
 built from the same BPE ranks, token for token, on every real data file (Chinese,
 English, code, tool JSON, emoji) and on ChatML renders with special tokens.
 
-The twin is built here from the ranks alone: merges are recovered by re-running BPE on
-each token's bytes with only lower ranks allowed (the last merge names the pair).
+The twin is built from the ranks alone by :func:`export_qwen_tokenizer` (merges recovered
+by re-running BPE on each token's bytes with only lower ranks allowed), then run by
+Hugging Face's Rust BPE: two independent implementations.
 """
 
 from __future__ import annotations
@@ -18,70 +19,37 @@ import pytest
 from sftdata.api import read
 from sftdata.templates import get_template
 from sftdata.tokenizers import get_tokenizer
-from sftdata.tokenizers.tiktoken_tok import QWEN2_FIRST_SPECIAL, QWEN2_PATTERN, QWEN2_SPECIAL_TOKENS, qwen_ranks
+from sftdata.tokenizers.export import export_qwen_tokenizer
+from sftdata.tokenizers.tiktoken_tok import QWEN2_FIRST_SPECIAL
 
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
 
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character table (ByteLevel's alphabet)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + n)
-            n += 1
-    return dict(zip(printable, map(chr, chars)))
-
-
-def recover_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    merges: list[tuple[int, bytes, bytes]] = []
-    for token, rank in ranks.items():
-        if len(token) < 2:
-            continue
-        parts = [token[i : i + 1] for i in range(len(token))]
-        while len(parts) > 2:
-            best, at = None, -1
-            for i in range(len(parts) - 1):
-                r = ranks.get(parts[i] + parts[i + 1])
-                if r is not None and r < rank and (best is None or r < best):
-                    best, at = r, i
-            if best is None:
-                break
-            parts[at : at + 2] = [parts[at] + parts[at + 1]]
-        assert len(parts) == 2, f"token {token!r} is not reachable by merges"
-        merges.append((rank, parts[0], parts[1]))
-    merges.sort()
-    return [(a, b) for _, a, b in merges]
+@pytest.fixture(scope="session")
+def twin_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_qwen_tokenizer(tmp_path_factory.mktemp("qwen_twin"))
 
 
 @pytest.fixture(scope="session")
-def hf_twin(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
-    from tokenizers.models import BPE
+def hf_twin(twin_folder: Path) -> Any:
     from transformers import Qwen2TokenizerFast
 
-    ranks = qwen_ranks()
-    table = bytes_to_unicode()
-    spell = lambda b: "".join(table[x] for x in b)  # noqa: E731
-    vocab = {spell(tok): rank for tok, rank in ranks.items()}
-    merges = [(spell(a), spell(b)) for a, b in recover_merges(ranks)]
-    tok = Tokenizer(BPE(vocab, merges, fuse_unk=False, byte_fallback=False))
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
-    )
-    tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in QWEN2_SPECIAL_TOKENS])
-    path = tmp_path_factory.mktemp("qwen_twin") / "tokenizer.json"
-    tok.save(str(path))
-    fast = Qwen2TokenizerFast(tokenizer_file=str(path), eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None, bos_token=None)
+    folder = twin_folder
+    # tokenizer_file= works; vocab_file=/merges_file= are silently ignored in transformers 5.x
+    fast = Qwen2TokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None, bos_token=None)
     assert fast.convert_tokens_to_ids("<|im_start|>") == QWEN2_FIRST_SPECIAL + 1
     assert len(fast) == 151665
     return fast
+
+
+def test_export_loads_with_auto_tokenizer(hf_twin: Any, twin_folder: Path) -> None:
+    from sftdata.tokenizers import get_tokenizer as get
+
+    hf = get(str(twin_folder))  # a local folder goes through transformers
+    assert (hf.eos_token, hf.pad_token_id, hf.vocab_size) == ("<|im_end|>", 151643, 151665)
+    text = "<|im_start|>user\n你好 🎉<|im_end|>"
+    assert hf.encode(text) == get("qwen2.5").encode(text) == hf_twin.encode(text, add_special_tokens=False)
 
 
 def leaves(value: Any) -> Iterator[str]:
