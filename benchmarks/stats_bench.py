@@ -44,12 +44,14 @@ import json, resource, sys, time
 from sftdata.tokenizers.tiktoken_tok import get_qwen
 enc = get_qwen()._enc
 texts = json.load(open(sys.argv[1], encoding="utf-8"))
+c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = time.perf_counter()
 n = 0
 for text in texts:
     n += len(enc.encode(text, allowed_special="all"))
 s = time.perf_counter() - t
-print(json.dumps({"tokens": n, "seconds": s, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"tokens": n, "seconds": s, "cpu": u.ru_utime + u.ru_stime - c0, "rss_mb": u.ru_maxrss / 1024}))
 """
 
 HF = """
@@ -58,12 +60,14 @@ os.environ["TOKENIZERS_PARALLELISM"] = "true"
 from transformers import Qwen2TokenizerFast
 tok = Qwen2TokenizerFast(tokenizer_file=sys.argv[2], eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None, bos_token=None)
 texts = json.load(open(sys.argv[1], encoding="utf-8"))
+c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = time.perf_counter()
 n = 0
 for i in range(0, len(texts), 1000):
     n += sum(map(len, tok(texts[i : i + 1000], add_special_tokens=False)["input_ids"]))
 s = time.perf_counter() - t
-print(json.dumps({"tokens": n, "seconds": s, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"tokens": n, "seconds": s, "cpu": u.ru_utime + u.ru_stime - c0, "rss_mb": u.ru_maxrss / 1024}))
 """
 
 SFTDATA = """
@@ -71,11 +75,13 @@ import json, resource, sys, time
 from sftdata.stats import StatsConfig, token_stats
 from sftdata.tokenizers import get_tokenizer
 get_tokenizer("qwen2.5")  # built before timing, as the baselines' tokenizers are
+c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = time.perf_counter()
 report = token_stats(sys.argv[1], StatsConfig(tokenizer="qwen2.5", template="qwen", cutoff_len=2048, format="sharegpt"), workers=2)
 s = time.perf_counter() - t
+cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - c0 + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-print(json.dumps({"tokens": report.tokens, "seconds": s, "rss_mb": rss, "records": report.records}))
+print(json.dumps({"tokens": report.tokens, "seconds": s, "cpu": cpu, "rss_mb": rss, "records": report.records}))
 """
 
 
@@ -126,10 +132,14 @@ def main() -> None:
     rate = {k: statistics.median(r["tokens"] / r["seconds"] for r in v) for k, v in results.items()}
     for k, v in results.items():
         secs = statistics.median(r["seconds"] for r in v)
-        print(f"{k:<14} {v[0]['tokens']:>12,} tokens  {secs:7.2f} s  {rate[k] / 1e6:6.2f} M tokens/s  peak RSS {max(r['rss_mb'] for r in v):6.0f} MB")
+        cpu = statistics.median(r["cpu"] for r in v)
+        print(f"{k:<14} {v[0]['tokens']:>12,} tokens  {secs:7.2f} s wall  {cpu:7.2f} s CPU  {rate[k] / 1e6:6.2f} M tokens/s  peak RSS {max(r['rss_mb'] for r in v):6.0f} MB")
     ours = rate["sftdata stats"]
     print(f"sftdata stats / HF fast batch: {ours / rate['HF fast batch']:.2f}x (target >= 3)")
     print(f"sftdata stats / tiktoken loop: {ours / rate['tiktoken loop']:.2f}x (target >= 1.3)")
+    cpu = {k: statistics.median(r["cpu"] for r in v) for k, v in results.items()}
+    print(f"CPU seconds, sftdata stats / tiktoken loop: {cpu['sftdata stats'] / cpu['tiktoken loop']:.2f} (the per-core cost of reading, decoding and rendering)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (ratios need idle cores)")
 
 
 if __name__ == "__main__":

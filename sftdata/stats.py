@@ -12,6 +12,7 @@ reason and line): ``read == records + rejected``.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from .tokenizers import Tokenizer, get_tokenizer
 from .tokens import count_record
 
 CHUNK = 512
+RANGE_BYTES = 1 << 20  # ~750 records of 1.3 KB: small enough to keep both workers busy
 KINDS = ("sft", "preference", "kto", "pretrain")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 
@@ -91,6 +93,35 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
     return out, rejected
 
 
+def _work_range(span: tuple[int, int]) -> tuple[int, list[Row], list[Rejected], tuple[str, str, int, str, str | None] | None]:
+    """Count the rows of one byte range of a JSONL file, read here (nothing crosses a
+    pipe but the counts). Line numbers are local to the range; the parent rebases them."""
+    import orjson
+
+    assert _JOB is not None and _PATH is not None
+    start, end = span
+    with open(_PATH, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    chunk: list[tuple[dict[str, Any], Source]] = []
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return lines, [], [], (f"line is not valid JSON ({exc}).", "invalid-json", lineno, "Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside.", None)
+        if not isinstance(row, dict):
+            return lines, [], [], (f"each line must be a JSON object, got {type(row).__name__}.", "wrong-type", lineno, 'Wrap the value in an object, e.g. {"text": ...}.', None)
+        chunk.append((row, Source(_PATH, lineno, "line")))
+    done, rejected = _work(chunk)
+    return lines, done, rejected, None
+
+
+_PATH: str | None = None
+
+
 def _chunks(rows: Iterable[tuple[dict[str, Any], Source]], size: int, gate: threading.Semaphore | None, stop: threading.Event | None = None) -> Iterator[list[tuple[dict[str, Any], Source]]]:
     it = iter(rows)
     while True:
@@ -118,6 +149,38 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.data["line"])
+
+
+def _plain_jsonl(path: Path) -> bool:
+    from .io.files import suffix_of
+
+    return suffix_of(path) == (".jsonl", None)
+
+
+def _parallel_ranges(path: Path, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None]) -> None:
+    """Workers read byte ranges of a JSONL file themselves; results come back in file order."""
+    import multiprocessing as mp
+
+    from .errors import ReadError
+    from .parallel import spans
+
+    base = 0
+    with mp.get_context("fork").Pool(workers) as pool:
+        try:
+            for lines, done, rejected, error in pool.imap(_work_range, spans(path, RANGE_BYTES), chunksize=1):
+                if error is not None:
+                    message, code, lineno, remedy, fld = error
+                    raise ReadError(message, path=str(path), line=base + lineno, code=code, remedy=remedy, field=fld)
+                fix = base
+                absorb(
+                    (
+                        [(row[0] + fix, *row[1:]) for row in done],
+                        [(r, Source(s.path, s.line + fix, s.unit) if s else None, issues) for r, s, issues in rejected],
+                    )
+                )
+                base += lines
+        finally:
+            pool.terminate()
 
 
 def default_workers(path: Path) -> int:
@@ -149,7 +212,7 @@ def token_stats(
             without one, the first such row raises.
         progress: called with the number of rows done after each chunk.
     """
-    global _JOB
+    global _JOB, _PATH
     config = config or StatsConfig(**options)
     p = Path(path)
     if config.format == "auto":
@@ -178,10 +241,17 @@ def token_stats(
         if progress is not None:
             progress(len(columns) + (rejects.total if rejects is not None else 0))
 
+    # Long-lived objects (the tokenizer's 151k-entry rank table, schemas, the caller's
+    # data) would be rescanned by every full collection; freezing them made counting
+    # ~30% faster. Workers fork from here and inherit the frozen generation.
+    gc.freeze()
     try:
         if workers <= 1:
             for chunk in _chunks(rows, CHUNK, None):
                 absorb(_work(chunk))
+        elif _plain_jsonl(p):
+            _PATH = str(p)
+            _parallel_ranges(p, workers, absorb)
         else:
             import multiprocessing as mp
 
@@ -197,7 +267,8 @@ def token_stats(
                     gate.release()
                     raise
     finally:
-        _JOB = None
+        _JOB, _PATH = None, None
+        gc.unfreeze()
     seconds = time.perf_counter() - started
     for code, n in Counter(columns.data["kind"]).items():
         kinds[KINDS[code]] = n

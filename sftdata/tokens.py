@@ -19,8 +19,10 @@ TokenCounts(kind='sft', total=13, prompt=10, trainable=3, overhead=10, turns=1, 
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .record import KTORecord, PreferenceRecord, PretrainRecord, Record, SFTRecord
 from .templates import Rendered, Template, TrainOn
@@ -73,80 +75,126 @@ class TokenCounts:
     label: bool | None = None
 
 
-class _OverheadCache:
-    """Token counts of template-owned strings: few distinct ones, counted once each."""
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[int, str], int] = {}
-
-    def __call__(self, tokenizer: Tokenizer, text: str) -> int:
-        key = (id(tokenizer), text)
-        n = self._counts.get(key)
-        if n is None:
-            if len(self._counts) > 100_000:
-                self._counts.clear()
-            n = self._counts[key] = len(tokenizer.encode(text))
-        return n
+Piece = tuple[str, bool]  # text, template-owned
+Run = tuple[list[Piece], bool]  # neighbouring pieces that are all trained or all not
 
 
-_overhead = _OverheadCache()
+class _Encoder:
+    """Encodes runs for one tokenizer, reusing the ids of template-owned text.
+
+    A run is tokenized as one text. When the tokenizer can tell where its
+    pre-tokenizer always splits (``safe_boundary``), the run is cut there first and a
+    part made only of template text (role markers, default system prompt, tool
+    preambles: the same few strings in every record) is looked up instead of encoded;
+    the ids are the same as the whole run's (tests/test_tokens.py checks it).
+    """
+
+    MAX_CACHED = 50_000
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.encode = tokenizer.encode
+        self.safe = getattr(tokenizer, "safe_boundary", None)
+        self.cache: dict[str, list[int]] = {}
+
+    def owned(self, text: str) -> list[int]:
+        ids = self.cache.get(text)
+        if ids is None:
+            if len(self.cache) >= self.MAX_CACHED:
+                self.cache.clear()
+            ids = self.cache[text] = self.encode(text)
+        return ids
+
+    def run(self, pieces: list[Piece]) -> tuple[list[int], int]:
+        """Ids of a run, and how many tokens its template-owned pieces have on their own."""
+        owned, cache = self.owned, self.cache
+        overhead = 0
+        for text, mine in pieces:
+            if mine:
+                ids = cache.get(text)
+                overhead += len(ids if ids is not None else owned(text))
+        if len(pieces) == 1:
+            text, mine = pieces[0]
+            return (cache[text] if mine else self.encode(text)), overhead
+        safe = self.safe
+        if safe is None:
+            return self.encode("".join([t for t, _ in pieces])), overhead
+        out: list[int] = []
+        group: list[str] = []
+        own = True
+        prev = ""
+        for text, mine in pieces:
+            if group and safe(prev, text):
+                out += owned(group[0] if len(group) == 1 else "".join(group)) if own else self.encode("".join(group))
+                group, own = [], True
+            group.append(text)
+            own = own and mine
+            prev = text
+        if group:
+            out += owned(group[0] if len(group) == 1 else "".join(group)) if own else self.encode("".join(group))
+        return out, overhead
 
 
-Run = tuple[str, bool]  # text of neighbouring pieces that are all trained or all not
+_ENCODERS: "weakref.WeakKeyDictionary[Any, _Encoder]" = weakref.WeakKeyDictionary()
 
 
-def _runs(record: Record, template: Template, train_on: TrainOn, branch: Branch) -> tuple[list[Run], list[str]]:
-    """The record's text as trained/untrained runs, plus the template-owned pieces."""
+def _encoder(tokenizer: Tokenizer) -> _Encoder:
+    try:
+        enc = _ENCODERS.get(tokenizer)
+        if enc is None:
+            enc = _ENCODERS[tokenizer] = _Encoder(tokenizer)
+        return enc
+    except TypeError:  # not weak-referenceable: no reuse across records
+        return _Encoder(tokenizer)
+
+
+def _runs(record: Record, template: Template, train_on: TrainOn, branch: Branch) -> list[Run]:
+    """The record's text as trained/untrained runs of pieces."""
     segments = getattr(template, "segments", None)
+    runs: list[Run] = []
+    current: list[Piece] = []
+    state: bool | None = None
     if segments is not None:  # data templates: walk the pieces, no spans built
-        pieces = [(text, trainable, own) for text, _, trainable, own in segments(record, train_on=train_on, branch=branch)]
+        pieces: Iterable[tuple[str, Any, bool, bool]] = segments(record, train_on=train_on, branch=branch)
     else:
         rendered = template.render(record, train_on=train_on, branch=branch)  # type: ignore[call-arg]
-        pieces = [(rendered.text[s.start : s.end], s.trainable, s.template) for s in rendered.spans]
-    return _group(pieces)
-
-
-def _group(pieces: list[tuple[str, bool, bool]]) -> tuple[list[Run], list[str]]:
-    runs: list[Run] = []
-    owned: list[str] = []
-    current: list[str] = []
-    state: bool | None = None
-    for text, trainable, own in pieces:
+        pieces = [(rendered.text[s.start : s.end], s.role, s.trainable, s.template) for s in rendered.spans]
+    for text, _, trainable, own in pieces:
         if not text:
             continue
-        if own:
-            owned.append(text)
         if trainable is not state and current:
-            runs.append(("".join(current), bool(state)))
+            runs.append((current, bool(state)))
             current = []
         state = trainable
-        current.append(text)
+        current.append((text, own))
     if current:
-        runs.append(("".join(current), bool(state)))
-    return runs, owned
+        runs.append((current, bool(state)))
+    return runs
 
 
-def _overhead_of(tokenizer: Tokenizer, owned: list[str]) -> int:
-    return sum(_overhead(tokenizer, text) for text in owned)
-
-
-def _encode_runs(runs: list[Run], owned: list[str], tokenizer: Tokenizer, cutoff_len: int | None) -> Encoded:
+def _encode_runs(runs: list[Run], tokenizer: Tokenizer, cutoff_len: int | None) -> Encoded:
+    enc = _encoder(tokenizer)
     ids: list[int] = []
     labels: list[int] = []
-    encode = tokenizer.encode
-    for text, trainable in runs:
-        run = encode(text)
+    overhead = 0
+    for pieces, trainable in runs:
+        run, own = enc.run(pieces)
         ids.extend(run)
         labels.extend(run if trainable else [IGNORE_INDEX] * len(run))
-    return _cut(ids, labels, _overhead_of(tokenizer, owned), cutoff_len)
+        overhead += own
+    return _cut(ids, labels, overhead, cutoff_len)
 
 
 def encode_rendered(rendered: Rendered, tokenizer: Tokenizer, cutoff_len: int | None = None) -> Encoded:
     """Tokenize a rendered conversation run by run (a run = neighbouring spans that are
     all trainable or all not) and build labels; then cut to ``cutoff_len`` from the right."""
     text = rendered.text
-    runs, owned = _group([(text[s.start : s.end], s.trainable, s.template) for s in rendered.spans])
-    return _encode_runs(runs, owned, tokenizer, cutoff_len)
+    runs: list[Run] = []
+    for s in rendered.spans:
+        if runs and runs[-1][1] == s.trainable:
+            runs[-1][0].append((text[s.start : s.end], s.template))
+        else:
+            runs.append(([(text[s.start : s.end], s.template)], s.trainable))
+    return _encode_runs(runs, tokenizer, cutoff_len)
 
 
 def _cut(ids: list[int], labels: list[int], overhead: int, cutoff_len: int | None) -> Encoded:
@@ -174,8 +222,7 @@ def encode_record(
     if isinstance(record, PretrainRecord):
         ids = tokenizer.encode(record.text + tokenizer.eos_token)
         return _cut(ids, list(ids), 0, cutoff_len)
-    runs, owned = _runs(record, template, train_on, branch)
-    return _encode_runs(runs, owned, tokenizer, cutoff_len)
+    return _encode_runs(_runs(record, template, train_on, branch), tokenizer, cutoff_len)
 
 
 class _Lengths(NamedTuple):
@@ -189,20 +236,21 @@ class _Lengths(NamedTuple):
 def _lengths(record: Record, tokenizer: Tokenizer, template: Template, train_on: TrainOn, cutoff_len: int | None, branch: Branch) -> _Lengths:
     """Counts without building id or label lists (the stats hot path)."""
     if isinstance(record, PretrainRecord):
-        runs: list[Run] = [(record.text + tokenizer.eos_token, True)]
-        owned: list[str] = []
+        runs: list[Run] = [([(record.text + tokenizer.eos_token, False)], True)]
     else:
-        runs, owned = _runs(record, template, train_on, branch)
-    encode = tokenizer.encode
-    total = trainable = cut_trainable = 0
+        runs = _runs(record, template, train_on, branch)
+    enc = _encoder(tokenizer)
+    total = trainable = cut_trainable = overhead = 0
     limit = cutoff_len if cutoff_len is not None else 1 << 62
-    for text, trained in runs:
-        n = len(encode(text))
+    for pieces, trained in runs:
+        ids, own = enc.run(pieces)
+        n = len(ids)
+        overhead += own
         if trained:
             trainable += n
             cut_trainable += max(0, total + n - max(total, limit))
         total += n
-    return _Lengths(total, trainable, _overhead_of(tokenizer, owned), max(0, total - limit), cut_trainable)
+    return _Lengths(total, trainable, overhead, max(0, total - limit), cut_trainable)
 
 
 def _media(record: Record) -> int:

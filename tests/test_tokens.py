@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sftdata.api import read
 from sftdata.record import KTORecord, Message, PreferenceRecord, PretrainRecord, SFTRecord
 from sftdata.templates import get_template
 from sftdata.tokenizers import get_tokenizer
-from sftdata.tokens import IGNORE_INDEX, Encoded, TokenCounts, count_record, encode_record
+from sftdata.tokens import IGNORE_INDEX, Encoded, TokenCounts, _Encoder, count_record, encode_record
 
 TOK = get_tokenizer("qwen2.5")
 QWEN = get_template("qwen")
@@ -83,3 +85,24 @@ def test_every_template_counts(name: str) -> None:
     t = get_template(name, tokenizer=TOK)
     c = count_record(REC, TOK, t)
     assert c.total == c.prompt + c.trainable and c.trainable > 0 and 0 < c.overhead < c.total
+
+
+# Pieces built from what makes pre-tokenizer boundaries tricky: newlines, spaces,
+# punctuation, special tokens, CJK, digits, combining marks, contractions.
+_atoms = st.sampled_from(["\n", "\n\n", " ", "  ", "\t", "\r\n", ".", "!?", ":", "<|im_end|>", "<|im_start|>", "<tool_call>", "</tool_call>", "<", ">", "|", "a", "Hi", "user", "你好", "12", "'s", "\u0301", "\u0338", "é", "{", "}", '"'])
+_piece = st.tuples(st.lists(_atoms, min_size=1, max_size=6).map("".join), st.booleans())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_piece, min_size=1, max_size=8))
+def test_reusing_template_ids_never_changes_tokens(pieces: list[tuple[str, bool]]) -> None:
+    enc = _Encoder(TOK)
+    assert enc.run(pieces)[0] == TOK.encode("".join(t for t, _ in pieces))
+    assert enc.run(pieces)[0] == TOK.encode("".join(t for t, _ in pieces))  # again, from the cache
+
+
+def test_reuse_is_exercised() -> None:
+    enc = _Encoder(TOK)
+    pieces = [("<|im_start|>system\n", True), ("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", True), ("<|im_end|>\n<|im_start|>user\n", True), ("Hi", False)]
+    assert enc.run(pieces) == (TOK.encode("".join(t for t, _ in pieces)), 3 + 16 + 5)
+    assert "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." in enc.cache

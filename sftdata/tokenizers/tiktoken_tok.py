@@ -50,7 +50,7 @@ class TiktokenTokenizer:
         nfc: NFC-normalise text before encoding (Qwen2's normaliser).
     """
 
-    def __init__(self, encoding: Any, name: str, eos_token: str, pad_token: str | None = None, nfc: bool = False) -> None:
+    def __init__(self, encoding: Any, name: str, eos_token: str, pad_token: str | None = None, nfc: bool = False, gpt4_regex: bool = False) -> None:
         self._enc = encoding
         self.name = name
         self.eos_token = eos_token
@@ -62,6 +62,9 @@ class TiktokenTokenizer:
         # Longest first, so that a token that is a prefix of another never wins wrongly.
         self._special_re = re.compile("|".join(re.escape(t) for t in sorted(self._special, key=len, reverse=True))) if self._special else None
         self._prefixes = tuple({t[:2] for t in self._special})
+        self._special_tuple = tuple(self._special)
+        if not gpt4_regex:
+            self.safe_boundary = None  # type: ignore[assignment]
         # tiktoken converts the allowed-special set to Rust on every call (~8 us for 22
         # tokens, as much as encoding a short span); the ordinary encoder has no such
         # cost, so special tokens are split out here and encoded by id.
@@ -69,8 +72,6 @@ class TiktokenTokenizer:
         self._ordinary = core.encode_ordinary if core is not None and hasattr(core, "encode_ordinary") else None
 
     def encode(self, text: str) -> list[int]:
-        if self.nfc and not text.isascii() and not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
         try:
             return self._encode(text)
         except UnicodeEncodeError:
@@ -78,21 +79,40 @@ class TiktokenTokenizer:
             return self._encode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
     def _encode(self, text: str) -> list[int]:
+        # As in Hugging Face: special tokens are split out first, then the text between
+        # them is NFC-normalised (so "<|im_end|>" + U+0338 stays a special token).
+        nfc = self.nfc and not text.isascii() and not unicodedata.is_normalized("NFC", text)
         ordinary = self._ordinary
-        if ordinary is None:
-            return self._enc.encode(text, allowed_special=self._special)
         if self._special_re is None or not any(p in text for p in self._prefixes):
-            return ordinary(text)
+            text = unicodedata.normalize("NFC", text) if nfc else text
+            return ordinary(text) if ordinary is not None else self._enc.encode_ordinary(text)
+        if ordinary is None:
+            ordinary = self._enc.encode_ordinary
         out: list[int] = []
         pos = 0
         for m in self._special_re.finditer(text):
             if m.start() > pos:
-                out += ordinary(text[pos : m.start()])
+                piece = text[pos : m.start()]
+                out += ordinary(unicodedata.normalize("NFC", piece) if nfc else piece)
             out.append(self._special_ids[m.group()])
             pos = m.end()
         if pos < len(text):
-            out += ordinary(text[pos:])
+            piece = text[pos:]
+            out += ordinary(unicodedata.normalize("NFC", piece) if nfc else piece)
         return out
+
+    def safe_boundary(self, left: str, right: str) -> bool:
+        """Whether encoding ``left`` and ``right`` apart gives the ids of ``left + right``.
+
+        Sufficient conditions for the GPT-4-family pre-tokenizer regex (Qwen2's): a
+        special token on either side, or ``left`` ending in a newline and ``right``
+        starting with neither whitespace (which newline runs absorb) nor a combining mark
+        (which NFC would compose across the boundary).
+        """
+        c = right[0]
+        if c.isspace() or unicodedata.combining(c):
+            return False
+        return left[-1] == "\n" or left.endswith(self._special_tuple) or right.startswith(self._special_tuple)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._enc.decode(list(ids))
@@ -130,7 +150,7 @@ def get_qwen() -> TiktokenTokenizer:
     special = {tok: QWEN2_FIRST_SPECIAL + i for i, tok in enumerate(QWEN2_SPECIAL_TOKENS)}
     enc = tiktoken.Encoding("qwen2.5", pat_str=QWEN2_PATTERN, mergeable_ranks=ranks, special_tokens=special)
     # Qwen2.5-Instruct ends turns with <|im_end|> and pads with <|endoftext|>.
-    return TiktokenTokenizer(enc, "qwen2.5", eos_token="<|im_end|>", pad_token="<|endoftext|>", nfc=True)
+    return TiktokenTokenizer(enc, "qwen2.5", eos_token="<|im_end|>", pad_token="<|endoftext|>", nfc=True, gpt4_regex=True)
 
 
 register_tokenizer("qwen2.5", get_qwen, "qwen2", "qwen", "qwen2.5-instruct", "qwen2-instruct")

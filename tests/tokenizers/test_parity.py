@@ -71,7 +71,7 @@ def rows(path: Path) -> list[Any]:
 
 EXTRA = [
     "emoji 🎉👩‍👩‍👧‍👦🇫🇷 ✔︎ and ZWJ", "Cafe\u0301 vs Café", "  leading spaces\n\n\n  trailing  ", "def f(x):\n\treturn {'a': [1, 2]}\r\n",
-    "数字123和English混合，全角！？", "<|im_start|>user\n嵌入的<|im_end|>特殊<tool_call>标记</tool_call>", "'s 'S 'LL 're", "\u00a0nbsp\u2028line sep",
+    "数字123和English混合，全角！？", "<|im_start|>user\n嵌入的<|im_end|>特殊<tool_call>标记</tool_call>", "'s 'S 'LL 're", "\u00a0nbsp\u2028line sep", "<|im_end|>\u0338 and a\u0338=\u0338",
 ]  # fmt: skip
 
 
