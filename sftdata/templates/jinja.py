@@ -49,10 +49,15 @@ def tool_dict(spec: ToolSpec) -> dict[str, Any]:
 
 
 def _environment() -> Any:
-    from jinja2 import nodes
-    from jinja2.exceptions import TemplateError
-    from jinja2.ext import Extension, loopcontrols
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    try:
+        from jinja2 import nodes
+        from jinja2.exceptions import TemplateError
+        from jinja2.ext import Extension, loopcontrols
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    except ImportError:
+        from ..errors import missing
+
+        raise missing("jinja2", "jinja", "Rendering a tokenizer folder's chat_template") from None
 
     class Generation(Extension):
         """``{% generation %}...{% endgeneration %}`` (HF's assistant mask markers): rendered as is."""
