@@ -82,7 +82,9 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
             result.error = ("ReadError", f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", None, 'Wrap the value in an object, e.g. {"text": ...}.')
             break
         try:
-            record = decode(row, Source(path, lineno, "line"))
+            # No Source: the record lives only until it is encoded below, and every
+            # error is located with this range's own line numbers by the parent.
+            record = decode(row, None)
         except RecordError as err:
             if not keep:
                 result.error = ("RecordError", err.message, lineno, err.code, err.field, err.remedy)

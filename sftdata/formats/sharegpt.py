@@ -69,6 +69,10 @@ class ShareGPT(Format):
             s.function_tag: "function_call",
             s.system_tag: "system",
         }
+        # Precomputed per spec: decode runs once per record on files of millions.
+        self._known = frozenset({s.messages, s.system, s.tools, s.chosen, s.rejected, s.kto_tag, *s.media.values()})
+        self._media_columns = frozenset(s.media.values())
+        self._plain_roles = {tag: role for tag, role in self._role_of.items() if role != "function_call"}
 
     def with_spec(self, **changes: Any) -> "ShareGPT":
         return ShareGPT(replace(self.spec, **changes))
@@ -115,7 +119,7 @@ class ShareGPT(Format):
         if not isinstance(turns, list):
             issues.append(Issue("missing-field" if turns is None else "wrong-type", f"'{s.messages}' must be a list of turns", field=s.messages))
             raise c.fail(issues, source)
-        media = c.media_lists(row, s.media, issues)
+        media = c.media_lists(row, s.media, issues) if not self._media_columns.isdisjoint(row) else {}
         cursor: dict[Modality, int] = dict.fromkeys(media, 0)
         messages: list[Message] = []
         system = row.get(s.system)
@@ -123,12 +127,20 @@ class ShareGPT(Format):
             messages.append(Message(role="system", content=system))
         elif system not in (None, ""):
             issues.append(Issue("wrong-type", f"'{s.system}' must be a string", field=s.system))
+        plain, role_tag, content_tag = self._plain_roles, s.role_tag, s.content_tag
         for i, turn in enumerate(turns):
+            # Fast path for the common turn: a known text role, a string, no placeholders.
+            if type(turn) is dict:
+                role = plain.get(turn.get(role_tag))
+                value = turn.get(content_tag)
+                if role is not None and type(value) is str and not media and "<" not in value:
+                    messages.append(Message(role=role, content=value))
+                    continue
             msg = self._message(turn, f"{s.messages}[{i}]", media, cursor, issues)
             if msg is not None:
                 messages.append(msg)
         tools = c.parse_tools(row.get(s.tools), s.tools, issues)
-        known = {s.messages, s.system, s.tools, s.chosen, s.rejected, s.kto_tag, *s.media.values()}
+        known = self._known
         extra = {k: v for k, v in row.items() if k not in known}
         record: Record
         if s.chosen in row or s.rejected in row:
