@@ -272,7 +272,25 @@ def token_stats(
     seconds = time.perf_counter() - started
     for code, n in Counter(columns.data["kind"]).items():
         kinds[KINDS[code]] = n
-    return build_report(str(p), config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds)
+    return build_report(str(p), config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds, check_pairing(tokenizer, template))
+
+
+def check_pairing(tokenizer: Tokenizer, template: Template) -> list[str]:
+    """Warnings when a template does not look like this tokenizer's (its end-of-turn
+    token is not one token): the counts are then right for the pair, but the pair is
+    probably not what the trainer will use."""
+    stop = getattr(template, "stop", "")
+    if not stop:
+        return []
+    try:
+        tokenizer.token_id(stop)
+    except UsageError:
+        n = len(tokenizer.encode(stop))
+        return [
+            f"template '{template.name}' ends turns with {stop!r}, which tokenizer '{tokenizer.name}' splits into {n} tokens: "
+            "is this the model's template? (counts are exact for this pair)"
+        ]
+    return []
 
 
 __all__ = ["StatsConfig", "token_stats"]

@@ -111,7 +111,7 @@ class StatsReport:
     media_total: int = 0
     seconds: float = 0.0
     tokens: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def tokens_per_second(self) -> float:
@@ -124,7 +124,7 @@ class StatsReport:
         return out
 
 
-def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, template: str, cols: dict[str, array[int]], kinds: Counter[str], rejects: Any, seconds: float) -> StatsReport:
+def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, template: str, cols: dict[str, array[int]], kinds: Counter[str], rejects: Any, seconds: float, warnings: list[str] | None = None) -> StatsReport:
     """Summaries and cutoff effects from the per-record columns."""
     n = len(cols["line"])
     total, trainable, cut, cut_tr = cols["total"], cols["trainable"], cols["cut"], cols["cut_trainable"]
@@ -176,4 +176,5 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         media_total=sum(cols["media"]),
         seconds=seconds,
         tokens=sum(total) + sum(x for x in cols["rejected_total"] if x > 0),
+        warnings=warnings or [],
     )

@@ -82,6 +82,16 @@ def test_preference_and_pretrain(realdata: Path) -> None:
     assert c4.fields["prompt"].max == 0 and c4.fields["trainable"] == c4.fields["total"]
 
 
+def test_mismatched_template_warns(data: Path) -> None:
+    with RejectSink() as sink:
+        report = token_stats(data, StatsConfig(template="llama3"), workers=1, rejects=sink)
+    assert report.warnings == [
+        "template 'llama3' ends turns with '<|eot_id|>', which tokenizer 'qwen2.5' splits into 7 tokens: is this the model's template? (counts are exact for this pair)"
+    ]
+    with RejectSink() as sink:
+        assert token_stats(data, StatsConfig(template="chatml"), workers=1, rejects=sink).warnings == []
+
+
 def test_summary_and_histogram_whole_values() -> None:
     assert Summary.of(range(1, 101)) == Summary(100, 50.5, 1, 50, 90, 95, 99, 100)
     assert histogram([10, 70, 70, 300], cutoff_len=100) == [Bin(0, 64, 1), Bin(64, 100, 2), Bin(100, 128, 0), Bin(128, 256, 0), Bin(256, 512, 1)]

@@ -54,6 +54,8 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     if report.rejected:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(report.reject_codes.items()))
         console.print(f"rejected by reason: {codes}; see {rejects}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
     if plot:
         console.print(f"plot written to {plot}")
     console.print(f"[dim]{report.tokens:,} tokens in {report.seconds:.2f} s ({report.tokens_per_second:,.0f} tokens/s)[/dim]")
