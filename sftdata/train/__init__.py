@@ -49,12 +49,14 @@ def _pad_id(tokenizer: Any) -> int:
 
 
 def _tokenizer_source(cfg: TrainConfig, tokenizer: Any) -> Any:
-    """Where output tokenizer files come from: the model folder's own files, or the built-in
-    tokenizer object (written out when it can export itself)."""
-    if cfg.tokenizer is None:
-        return cfg.model_name_or_path
-    if Path(cfg.tokenizer).is_dir():
+    """Where output tokenizer files come from: a folder's own files (the model's when it has
+    them), else the built-in tokenizer object, which writes its Hugging Face files."""
+    from .model import has_tokenizer_files
+
+    if cfg.tokenizer is not None and Path(cfg.tokenizer).is_dir():
         return cfg.tokenizer
+    if cfg.tokenizer is None or has_tokenizer_files(cfg.model_name_or_path):
+        return cfg.model_name_or_path
     return tokenizer
 
 

@@ -16,7 +16,6 @@ after truncation).
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -66,10 +65,10 @@ class DataReport:
     first_drops: list[str] = field(default_factory=list)
     truncated: int = 0
 
-    def drop(self, code: str, where: str) -> None:
+    def drop(self, code: str, where: str, detail: str | None = None) -> None:
         self.dropped[code] += 1
         if len(self.first_drops) < 5:
-            self.first_drops.append(f"{where} [{code}]")
+            self.first_drops.append(f"{where}: {detail}" if detail else f"{where}: [{code}]")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,12 +80,12 @@ class DataReport:
         }
 
 
-def resolve_dataset(dataset: str, dataset_dir: str) -> list[tuple[Path, str]]:
+def resolve_dataset(dataset: str, dataset_dir: str) -> list[tuple[Path, Any]]:
     """Turn ``dataset`` (file paths or dataset_info.json names, comma-separated) into
-    ``(file, format)`` pairs; ``format`` is ``auto`` unless dataset_info says otherwise."""
-    out: list[tuple[Path, str]] = []
+    ``(file, format)`` pairs; the format is ``"auto"`` for plain files and the codec
+    LLaMA-Factory's entry describes (columns, tags, ranking) for names."""
+    out: list[tuple[Path, Any]] = []
     info_path = Path(dataset_dir) / "dataset_info.json"
-    info: dict[str, Any] | None = None
     for name in (part.strip() for part in dataset.split(",") if part.strip()):
         direct = Path(name)
         if not direct.is_absolute() and not direct.exists():
@@ -94,46 +93,38 @@ def resolve_dataset(dataset: str, dataset_dir: str) -> list[tuple[Path, str]]:
         if direct.is_file():
             out.append((direct, "auto"))
             continue
-        if info is None:
-            if not info_path.is_file():
-                raise UsageError(f"dataset '{name}' is neither a file nor a name in {info_path} (which does not exist).", field="dataset", remedy="Pass a data file path, or set dataset_dir to the folder holding dataset_info.json.")
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        entry = info.get(name)
-        if not isinstance(entry, dict) or "file_name" not in entry:
-            import difflib
+        if not info_path.is_file():
+            raise UsageError(f"dataset '{name}' is neither a file nor a name in {info_path} (which does not exist).", field="dataset", remedy="Pass a data file path, or set dataset_dir to the folder holding dataset_info.json.")
+        from ..formats.llamafactory import from_dataset_info
 
-            close = difflib.get_close_matches(name, list(info), n=1)
-            hint = f"Did you mean '{close[0]}'?" if close else f"Known names: {', '.join(sorted(info)[:8])}."
-            raise UsageError(f"dataset '{name}' is not a file nor a local entry of {info_path}.", field="dataset", remedy=hint)
-        fmt = str(entry.get("formatting", "alpaca"))
-        out.append((Path(dataset_dir) / entry["file_name"], fmt))
+        fmt, path = from_dataset_info(info_path, name)
+        out.append((path, fmt))
     if not out:
         raise UsageError("no dataset given.", field="dataset", remedy="Set dataset: to a data file or a dataset_info.json name.")
     return out
 
 
-def _read_records(path: Path, fmt: str, report: DataReport) -> Iterable[Any]:
-    from ..api import RejectSink, read
-    from ..formats import get_format
+def _read_records(path: Path, fmt: Any, report: DataReport) -> Iterable[Any]:
+    """Decode and validate every row with the default (``sftdata``) profile; rows with an
+    error are counted in ``report`` with their first error code and location, not trained."""
+    from ..api import _resolve
+    from ..io import read_rows
+    from ..validate.engine import Options, Validator, base_dir_of
+    from ..validate.profiles import get_profile
 
-    class _Counting(RejectSink):
-        def add(self, row: Any, source: Source | None, error: Any) -> None:
-            super().add(row, source, error)
-            report.read += 1
-            report.drop(error.code, str(error))
-
-    if fmt != "auto":
-        try:
-            get_format(fmt)
-        except Exception:  # noqa: BLE001 - e.g. dataset_info says alpaca before that format is registered
-            fmt = "auto"
-    with _Counting() as sink:
-        for record in read(path, fmt, rejects=sink):
-            report.read += 1
-            yield record
+    fmt = _resolve(path, fmt)
+    validator = Validator(fmt, Options(profile=get_profile("sftdata")), base_dir_of(path))
+    for row, source in read_rows(path, json_cells=not getattr(fmt, "raw_cells", False)):
+        report.read += 1
+        outcome = validator.check_row(row, source)
+        if outcome.rejected:
+            first = ([i for i in outcome.issues if i.severity == "error"] or list(outcome.issues))[0]
+            report.drop(first.code, str(source), str(first))
+            continue
+        yield fmt.decode(row, source)
 
 
-def load_examples(files: list[tuple[Path, str]], encode: Any, *, max_samples: int | None, report: DataReport) -> list[Example]:
+def load_examples(files: list[tuple[Path, Any]], encode: Any, *, max_samples: int | None, report: DataReport) -> list[Example]:
     """Read, check the kind and tokenize every row; unusable rows are counted in ``report``.
 
     ``encode(record) -> Encoded`` is the tokens helper's encoder with template and cutoff bound.
@@ -153,7 +144,7 @@ def load_examples(files: list[tuple[Path, str]], encode: Any, *, max_samples: in
                 report.truncated += 1
             example = Example(ids, labels, record.source)
             if example.n_trained == 0:
-                report.drop("no-trained-token", where)
+                report.drop("no-trained-token", where, "[no-trained-token] no trained token is left after cutoff_len")
                 continue
             examples.append(example)
             if max_samples is not None and len(examples) >= max_samples:

@@ -106,6 +106,9 @@ def _parts(model: Any) -> tuple[Any, Any]:
 def token_loss_sum(model: Any, input_ids: Any, targets: Any, position_ids: Any | None) -> Any:
     """Sum of cross-entropy over positions whose target is not IGNORE (a 0-dim tensor).
 
+    Only trained positions reach the LM head, chunk by chunk (:mod:`.fused_ce`), so the
+    logits of a whole batch never exist at once.
+
     ``use_cache=False`` matters twice: no KV cache is built during training, and in
     transformers 5.x packed rows are isolated from ``position_ids`` only without a cache.
     """
@@ -113,6 +116,10 @@ def token_loss_sum(model: Any, input_ids: Any, targets: Any, position_ids: Any |
     decoder, head = _parts(model)
     hidden = decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
     keep = targets != IGNORE
+    if isinstance(head, torch.nn.Linear) and head.bias is None:
+        from .fused_ce import linear_cross_entropy_sum
+
+        return linear_cross_entropy_sum(hidden[keep], head.weight, targets[keep])
     logits = head(hidden[keep])
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="sum")
 
@@ -124,21 +131,26 @@ def save_model(model: Any, out: Path, tokenizer_src: Any) -> None:
     save_tokenizer(tokenizer_src, out)
 
 
+def has_tokenizer_files(folder: str | Path) -> bool:
+    return any((Path(folder) / name).is_file() for name in ("tokenizer.json", "vocab.json", "tokenizer.model"))
+
+
 def save_tokenizer(tokenizer_src: Any, out: Path) -> list[str]:
     """Make ``out`` loadable with AutoTokenizer where possible.
 
-    ``tokenizer_src`` is a folder (copy its tokenizer files) or a tokenizer object with
-    ``save_pretrained`` (sftdata's built-in tokenizers, when they offer it). Returns the
-    names written.
+    ``tokenizer_src`` is a folder (copy its tokenizer files) or one of sftdata's built-in
+    tokenizers (written out by its exporter, e.g. a rebuilt tokenizer.json for qwen2.5).
+    Returns the names written.
     """
     written: list[str] = []
-    if isinstance(tokenizer_src, (str, Path)) and Path(tokenizer_src).is_dir():
+    if isinstance(tokenizer_src, (str, Path)):
         for name in TOKENIZER_FILES:
             src = Path(tokenizer_src) / name
             if src.is_file():
                 shutil.copyfile(src, out / name)
                 written.append(name)
-    elif hasattr(tokenizer_src, "save_pretrained"):
-        tokenizer_src.save_pretrained(out)
-        written = sorted(p.name for p in out.iterdir() if p.name.startswith(("tokenizer", "vocab", "merges", "special")))
-    return written
+        return written
+    from .hf_tokenizer import EXPORTERS
+
+    exporter = EXPORTERS.get(getattr(tokenizer_src, "name", ""))
+    return exporter(out) if exporter is not None else []

@@ -77,7 +77,9 @@ def test_rows_without_trained_tokens_and_bad_rows_are_counted(tmp_path: Path) ->
     examples = load_examples([(data, "sharegpt")], encode, max_samples=None, report=report)
     assert len(examples) + sum(report.dropped.values()) == report.read == 5
     assert len(examples) == 3
-    assert report.dropped == {"no-trained-token": 1, "wrong-type": 1}, report.first_drops
+    # invalid rows are reported by the validator's rules with their line, not trained
+    assert report.dropped == {"no-assistant": 1, "wrong-type": 1}
+    assert [d.split(" [")[0] for d in report.first_drops] == [f"{data}:4: conversations[0]", f"{data}:5: conversations"]
     # everything cut away by a tiny cutoff_len: dropped and counted, not trained
     short = cfg(data, cutoff_len=8)
     _tok, _tpl, encode = _tokenization(short)
@@ -106,8 +108,10 @@ def test_preference_data_is_refused_with_a_remedy(tmp_path: Path) -> None:
 def test_dataset_info_names(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "a.jsonl", make_records(2))
     (tmp_path / "dataset_info.json").write_text(json.dumps({"arith": {"file_name": "a.jsonl", "formatting": "sharegpt"}}))
-    assert resolve_dataset("arith", str(tmp_path)) == [(tmp_path / "a.jsonl", "sharegpt")]
-    assert resolve_dataset(f"arith,{tmp_path / 'a.jsonl'}", str(tmp_path)) == [(tmp_path / "a.jsonl", "sharegpt"), (tmp_path / "a.jsonl", "auto")]
+    [(path, fmt)] = resolve_dataset("arith", str(tmp_path))
+    assert (path, fmt.name) == (tmp_path / "a.jsonl", "sharegpt")
+    [_, second] = resolve_dataset(f"arith,{tmp_path / 'a.jsonl'}", str(tmp_path))
+    assert second == (tmp_path / "a.jsonl", "auto")
     with pytest.raises(UsageError, match="Did you mean 'arith'"):
         resolve_dataset("arithm", str(tmp_path))
 

@@ -54,3 +54,19 @@ def test_help_lists_every_setting() -> None:
     text = " ".join(proc.stdout.split())
     for key in TrainConfig.model_fields:
         assert key in text, key
+
+
+def test_output_dir_tokenizer_reloads_like_the_builtin(tmp_path: Path) -> None:
+    """With tokenizer: qwen2.5 and a model folder without tokenizer files, output_dir
+    still gets a tokenizer AutoTokenizer loads, equal to the built-in one."""
+    from transformers import AutoTokenizer
+
+    from sftdata.tokenizers import get_tokenizer
+    from sftdata.train.model import save_tokenizer
+
+    builtin = get_tokenizer("qwen2.5")
+    assert save_tokenizer(builtin, tmp_path) == ["tokenizer.json", "tokenizer_config.json"]
+    hf = AutoTokenizer.from_pretrained(tmp_path)
+    text = "<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>user\n数字123 and emoji 🎉, Café<|im_end|>\n"
+    assert hf.encode(text) == builtin.encode(text)
+    assert (hf.eos_token_id, hf.pad_token_id, len(hf)) == (151645, 151643, 151665)
