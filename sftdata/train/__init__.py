@@ -41,11 +41,8 @@ def _tokenization(cfg: TrainConfig) -> tuple[Any, Any, Any]:
 
 def _pad_id(tokenizer: Any) -> int:
     # Padding is never attended to nor trained, so any valid id works; prefer the tokenizer's.
-    for name in ("pad_token_id",):
-        value = getattr(tokenizer, name, None)
-        if isinstance(value, int):
-            return value
-    return 0
+    value = getattr(tokenizer, "pad_token_id", None)
+    return value if isinstance(value, int) else 0
 
 
 def _tokenizer_source(cfg: TrainConfig, tokenizer: Any) -> Any:
