@@ -139,9 +139,11 @@ def schema_cmd(format: str) -> None:
     """Print the JSON Schema of FORMAT's records."""
     from ..formats import get_format
 
+    from ..formats.schemas import render, schema_of
+
     fmt = get_format(format)
     try:
-        schema = fmt.json_schema()
+        schema = schema_of(fmt)
     except NotImplementedError:
         raise UsageError(f"format '{fmt.name}' has no JSON Schema yet.") from None
-    click.echo(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    click.echo(render(schema).decode(), nl=False)

@@ -110,6 +110,7 @@ def _opt_str(row: Row, key: str | None, issues: list[Issue]) -> str:
 
 class Alpaca(Format):
     name = "alpaca"
+    wire = _SCHEMA
     kinds = ("sft", "preference", "kto", "pretrain")
     summary = "instruction/input/output with system and history; chosen/rejected; kto_tag; text"
     cannot_carry = (
@@ -291,8 +292,6 @@ class Alpaca(Format):
         return row, lost
 
     # -- schema and LLaMA-Factory ------------------------------------------------------
-    def json_schema(self) -> dict[str, Any]:
-        return _SCHEMA.json_schema()
 
     def dataset_info_entry(self, file_name: str, kind: Kind = "sft", present: Iterable[str] | None = None) -> dict[str, Any]:
         """The LLaMA-Factory entry for a file this codec wrote.

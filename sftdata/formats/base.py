@@ -76,9 +76,15 @@ class Format:
         """
         raise NotImplementedError
 
+    #: A pydantic ``TypeAdapter`` over the format's wire models (built once, at import);
+    #: the source of :meth:`json_schema` and of ``schemas/<name>.json``.
+    wire: ClassVar[Any] = None
+
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema of one wire record."""
-        raise NotImplementedError
+        if self.wire is None:
+            raise NotImplementedError
+        return self.wire.json_schema(by_alias=True)
 
     def dataset_info_entry(self, file_name: str, kind: Kind = "sft", present: Iterable[str] | None = None) -> dict[str, Any]:
         """The LLaMA-Factory ``dataset_info.json`` entry that makes a file written in this

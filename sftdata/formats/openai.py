@@ -127,6 +127,7 @@ def tools_wire(record: Any) -> list[dict[str, Any]]:
 
 class OpenAI(Format):
     name = "openai"
+    wire = _SCHEMA
     kinds = ("sft", "preference", "kto")
     summary = "OpenAI chat messages (fine-tuning format, TRL conversational): tool_calls, content parts, weight"
     cannot_carry = (
@@ -205,8 +206,6 @@ class OpenAI(Format):
             row.setdefault(key, value)
         return row, lost
 
-    def json_schema(self) -> dict[str, Any]:
-        return _SCHEMA.json_schema()
 
     def dataset_info_entry(self, file_name: str, kind: Kind = "sft", present: Iterable[str] | None = None) -> dict[str, Any]:
         """LLaMA-Factory reads role/content messages as sharegpt with tags (text turns only:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import Issue
 from ..record import KTORecord, Kind, Message, Modality, PreferenceRecord, Record, SFTRecord, Source
@@ -47,8 +49,42 @@ class ShareGPTSpec:
     ranking: bool = False
 
 
+# -- wire models (JSON Schema of a row with the default spec) -----------------------------
+class _Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_: Literal["human", "gpt", "system", "function_call", "observation"] = Field(alias="from")
+    value: str = Field(description="Text; <image>/<video>/<audio> mark media; a function_call turn holds JSON {name, arguments}.")
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    conversations: list[_Turn]
+    system: str | None = None
+    tools: str | list[dict[str, Any]] | None = Field(None, description="Function specs, as a JSON string or a list.")
+    images: list[str] | None = Field(None, description="Paths or URLs, one per <image> placeholder, in order.")
+    videos: list[str] | None = None
+    audios: list[str] | None = None
+
+
+class ShareGPTSFT(_Row):
+    pass
+
+
+class ShareGPTPreference(_Row):
+    chosen: _Turn
+    rejected: _Turn
+
+
+class ShareGPTKTO(_Row):
+    kto_tag: bool = Field(description="True for a desirable last turn.")
+
+
+_SCHEMA = TypeAdapter(Union[ShareGPTSFT, ShareGPTPreference, ShareGPTKTO])
+
+
 class ShareGPT(Format):
     name = "sharegpt"
+    wire = _SCHEMA
     kinds = ("sft", "preference", "kto")
     summary = "LLaMA-Factory sharegpt: conversations of {from, value}, system, tools, images/videos/audios"
     cannot_carry = (
@@ -227,6 +263,7 @@ class ShareGPT(Format):
         for key, value in record.extra.items():
             row.setdefault(key, value)
         return row, lost
+
 
     # -- LLaMA-Factory -----------------------------------------------------------------
     def dataset_info_entry(self, file_name: str, kind: Kind = "sft", present: Iterable[str] | None = None) -> dict[str, Any]:

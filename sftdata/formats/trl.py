@@ -109,6 +109,7 @@ def _shared_prefix(a: tuple[Message, ...], b: tuple[Message, ...]) -> int:
 
 class TRL(Format):
     name = "trl"
+    wire = _SCHEMA
     kinds = ("sft", "preference", "kto", "pretrain")
     summary = "TRL column sets, conversational: messages; prompt/completion; prompt/chosen/rejected; prompt/completion/label; text"
     cannot_carry = ("per-message train/weight", "reasoning parts after other content")
@@ -228,8 +229,6 @@ class TRL(Format):
             row.setdefault(key, value)
         return row, lost
 
-    def json_schema(self) -> dict[str, Any]:
-        return _SCHEMA.json_schema()
 
 
 class TRLStandard(TRL):
