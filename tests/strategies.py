@@ -163,6 +163,13 @@ def records(carry: Carry, kinds: tuple[str, ...] = ("sft", "preference", "kto", 
 
 
 # -- random raw rows for "nothing lost" properties -----------------------------------------
+INNER_KEYS = ["role", "content", "from", "value", "type", "text", "image_url", "url", "input_audio", "data", "tool_calls", "function", "name", "arguments", "id", "tool_call_id", "weight", "reasoning_content"]
+_inner_value = st.one_of(json_value, st.sampled_from(["user", "assistant", "system", "tool", "human", "gpt", "function_call", "observation", "text", "image", "image_url", "<image>x"]))
+_inner = st.dictionaries(st.sampled_from(INNER_KEYS), st.one_of(_inner_value, st.lists(st.dictionaries(st.sampled_from(INNER_KEYS), _inner_value, max_size=3), max_size=2)), max_size=4)
+
+
 def raw_rows(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
-    """Rows built from a format's own column names with random JSON values (mostly invalid)."""
-    return st.dictionaries(st.sampled_from(keys), json_value, max_size=len(keys))
+    """Rows built from a format's own column names with random JSON values (mostly invalid),
+    including lists of message-like objects built from the keys formats look inside."""
+    value = st.one_of(json_value, st.lists(_inner, max_size=3), _inner)
+    return st.dictionaries(st.sampled_from(keys), value, max_size=len(keys))

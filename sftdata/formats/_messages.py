@@ -89,6 +89,7 @@ class MessageCodec:
         for i, part in enumerate(value):
             here = f"{where}[{i}]"
             kind = part.get("type") if isinstance(part, dict) else None
+            kind = kind if isinstance(kind, str) else None
             if kind == "text" and isinstance(part.get("text"), str):
                 if part["text"]:
                     # placeholders inside a text part (rare, but LLaMA-Factory-made data has them)
@@ -138,7 +139,8 @@ class MessageCodec:
         if not isinstance(value, dict):
             issues.append(Issue("wrong-type", "a message must be an object {role, content}", field=where))
             return None
-        role = _ROLES.get(value.get("role"))  # type: ignore[arg-type]
+        tag = value.get("role")
+        role = _ROLES.get(tag) if isinstance(tag, str) else None
         if role is None:
             issues.append(Issue("unknown-role", f"unknown role {value.get('role')!r} (expected system, user, assistant or tool)", field=f"{where}.role"))
             return None

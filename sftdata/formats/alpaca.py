@@ -117,10 +117,13 @@ class Alpaca(Format):
         "tool calls and tool results",
         "turns that do not alternate user/assistant",
         "system messages after the first turn",
+        "conversations not ending in an assistant turn",
+        "media in the system prompt",
         "reasoning parts",
-        "per-message train/weight",
+        "tool result ids/names",
+        "message.train/weight",
         "multi-message chosen/rejected",
-        "the instruction/input split (input is folded into the user turn)",
+        "multi-message completion",
     )
 
     def __init__(self, spec: AlpacaSpec | None = None) -> None:

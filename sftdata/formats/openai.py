@@ -132,7 +132,7 @@ class OpenAI(Format):
     summary = "OpenAI chat messages (fine-tuning format, TRL conversational): tool_calls, content parts, weight"
     cannot_carry = (
         "reasoning parts after other content",
-        "a message weight next to a train flag",
+        "message weight next to a train flag",
         "multi-message KTO completions",
     )
     codec = MessageCodec("openai")

@@ -90,8 +90,9 @@ class ShareGPT(Format):
     cannot_carry = (
         "assistant text next to tool calls",
         "tool call ids",
-        "reasoning parts (kept inline as text)",
-        "per-message train/weight",
+        "tool result ids/names",
+        "reasoning parts",
+        "message.train/weight",
         "multi-message chosen/rejected",
     )
 
@@ -136,7 +137,7 @@ class ShareGPT(Format):
             return None
         tag = turn.get(s.role_tag)
         value = turn.get(s.content_tag)
-        if tag not in self._role_of:
+        if not isinstance(tag, str) or tag not in self._role_of:
             issues.append(Issue("unknown-role", f"unknown role {tag!r} (expected one of {', '.join(map(repr, self._role_of))})", field=f"{where}.{s.role_tag}"))
             return None
         if not isinstance(value, str):

@@ -112,7 +112,7 @@ class TRL(Format):
     wire = _SCHEMA
     kinds = ("sft", "preference", "kto", "pretrain")
     summary = "TRL column sets, conversational: messages; prompt/completion; prompt/chosen/rejected; prompt/completion/label; text"
-    cannot_carry = ("per-message train/weight", "reasoning parts after other content")
+    cannot_carry = ("message.train/weight", "reasoning parts after other content")
     style: Style = "conversational"
     codec = MessageCodec("hf")
 
@@ -234,12 +234,7 @@ class TRL(Format):
 class TRLStandard(TRL):
     name = "trl-standard"
     summary = "TRL column sets, standard (plain strings): text; prompt/completion; prompt/chosen/rejected; prompt/completion/label"
-    cannot_carry = (
-        "system prompts, roles and multi-turn conversations",
-        "media, tool calls and tools",
-        "reasoning parts",
-        "per-message train/weight",
-    )
+    cannot_carry = (LOST_TURNS, LOST_RICH, "reasoning parts", "tool result ids/names", "message.train/weight")
     style: Style = "standard"
 
     def _write(self, messages: tuple[Message, ...], role: str, media: Media, lost: list[str]) -> Any:

@@ -52,7 +52,7 @@ CASES: dict[str, tuple[Carry, tuple[str, ...], list[str]]] = {
     ),
 }
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("SFTDATA_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -91,5 +91,22 @@ def test_random_rows_decode_or_reject(name: str) -> None:
                 assert err.issues
                 rejected += 1
         assert out + rejected == len(rows)
+
+    check()
+
+
+RICH = Carry(media=MEDIA, tools=True, tool_calls=True, call_ids=True, call_text=True, reasoning=True, train_flags=True, multi_branch=True)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_loss_is_declared_in_cannot_carry(name: str) -> None:
+    """The loss report speaks the same names as `sftdata formats`."""
+    fmt = get_format(name)
+
+    @SETTINGS
+    @given(records(RICH, fmt.kinds))
+    def check(record) -> None:  # type: ignore[no-untyped-def]
+        _, lost = fmt.encode(record)
+        assert set(lost) <= set(fmt.cannot_carry)
 
     check()
