@@ -168,7 +168,8 @@ class ShareGPT(Format):
         for i, turn in enumerate(turns):
             # Fast path for the common turn: a known text role, a string, no placeholders.
             if type(turn) is dict:
-                role = plain.get(turn.get(role_tag))
+                tag = turn.get(role_tag)
+                role = plain.get(tag) if type(tag) is str else None
                 value = turn.get(content_tag)
                 if role is not None and type(value) is str and not media and "<" not in value:
                     messages.append(Message(role=role, content=value))
