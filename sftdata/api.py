@@ -14,6 +14,7 @@ import orjson
 from .detect import DatasetInfo, DetectResult, detect
 from .errors import Issue, LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
+from .formats.fastpath import fast_path
 from .io import atomic_path, read_rows, write_rows
 from .record import Record, Source
 
@@ -266,7 +267,11 @@ def _convert_serial(
                 yield row
 
         losses = LossReport()
-        rows = encode_all(counted(), target, losses, strict)
+        fast = fast_path(source_fmt, target)
+        if fast is not None:
+            rows = _fast_rows(src, source_fmt, target, fast, losses, strict, sink if rejects is not None else None, counter, kinds)
+        else:
+            rows = encode_all(counted(), target, losses, strict)
         written = write_rows(tracked(rows) if track else rows, dst)
     result = ConvertResult(
         source_fmt.name,
@@ -279,6 +284,39 @@ def _convert_serial(
         detection=detection,
     )
     return result, kinds, columns
+
+
+def _fast_rows(
+    src: str | os.PathLike[str],
+    source_fmt: Format,
+    target: Format,
+    fast: Any,
+    losses: LossReport,
+    strict: bool,
+    rejects: RejectSink | None,
+    counter: Counter[str],
+    kinds: Counter[str],
+) -> Iterator[dict[str, Any]]:
+    """Rows converted by the fast path where it applies, else by decode + encode
+    (see :mod:`sftdata.formats.fastpath`); counts and rejects as in the plain path."""
+    decode = source_fmt.decode
+    for row, source in read_rows(src):
+        out = fast(row)
+        if out is not None:
+            counter["read"] += 1
+            kinds["sft"] += 1
+            yield out
+            continue
+        try:
+            record = decode(row, source)
+        except RecordError as err:
+            if rejects is None:
+                raise
+            rejects.add(row, source, err)
+            continue
+        counter["read"] += 1
+        kinds[record.kind] += 1
+        yield from encode_all((record,), target, losses, strict)
 
 
 def _register(

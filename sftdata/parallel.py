@@ -53,7 +53,9 @@ _STATE: dict[str, Any] = {}
 
 
 def _init(path: str, source_fmt: Format, target: Format, strict: bool, keep_rejects: bool) -> None:
-    _STATE.update(path=path, source=source_fmt, target=target, strict=strict, keep=keep_rejects)
+    from .formats.fastpath import fast_path
+
+    _STATE.update(path=path, source=source_fmt, target=target, strict=strict, keep=keep_rejects, fast=fast_path(source_fmt, target))
 
 
 def _convert_range(span: tuple[int, int]) -> ChunkResult:
@@ -63,6 +65,7 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     encode = _STATE["target"].encode
     strict: bool = _STATE["strict"]
     keep: bool = _STATE["keep"]
+    fast = _STATE["fast"]
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
@@ -81,6 +84,11 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
         if not isinstance(row, dict):
             result.error = ("ReadError", f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", None, 'Wrap the value in an object, e.g. {"text": ...}.')
             break
+        if fast is not None and (encoded := fast(row)) is not None:
+            kinds["sft"] += 1
+            columns.update(encoded)
+            out.append(dumps(encoded, option=nl))
+            continue
         try:
             # No Source: the record lives only until it is encoded below, and every
             # error is located with this range's own line numbers by the parent.

@@ -94,3 +94,24 @@ def test_small_files_stay_in_one_process(tmp_path: Path) -> None:
     assert _parallel_workers(src, tmp_path / "o.jsonl", None) == 1
     assert _parallel_workers(src, tmp_path / "o.parquet", 4) == 1
     assert _parallel_workers(src, tmp_path / "o.jsonl", 4) == 4
+
+
+def test_fast_path_changes_nothing_but_speed(tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sharegpt -> openai, with and without the row fast path, in one and two processes."""
+    import sftdata.api
+    import sftdata.formats.fastpath
+
+    src = tmp_path / "in.jsonl"
+    make(src, 400, every_bad=50)
+    outputs = set()
+    for use_fast in (True, False):
+        if not use_fast:
+            monkeypatch.setattr(sftdata.api, "fast_path", lambda *a: None)
+            monkeypatch.setattr(sftdata.formats.fastpath, "fast_path", lambda *a: None)
+        for workers in (1, 2):
+            out, rej = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+            result = sftdata.convert(src, out, to="openai", from_="sharegpt", rejects=rej, workers=workers, register=tmp_path / "info.json", name="x")
+            outputs.add((orjson.dumps(result.to_dict()), out.read_bytes(), rej.read_bytes()))
+    assert len(outputs) == 1
+    summary = orjson.loads(next(iter(outputs))[0])
+    assert (summary["read"], summary["written"], summary["rejected"], summary["losses"]) == (400, 392, 8, {})
