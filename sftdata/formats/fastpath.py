@@ -135,7 +135,7 @@ def sharegpt_to_openai(row: Row) -> Row | None:
         if type(value) is not str:
             return None
         tag = turn.get("from")
-        role = roles.get(tag)
+        role = roles.get(tag) if type(tag) is str else None  # a list is unhashable
         if role is not None:
             if "<" in value:
                 return None  # possible media placeholder: the slow path decides

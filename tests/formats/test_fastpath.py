@@ -51,7 +51,7 @@ def test_realdata_and_fixtures(realdata: Path) -> None:
 
 _arg = st.one_of(st.text(max_size=8), st.sampled_from(['{"a": 1}', '"quoted"', "[1, 2]", "not json", "5", "null"]), st.dictionaries(st.text(max_size=3), st.integers(-1000, 1000), max_size=2), st.integers(-1000, 1000), st.none())
 _turn = st.one_of(
-    st.fixed_dictionaries({"from": st.sampled_from(["human", "gpt", "observation", "system", "alien"]), "value": st.one_of(st.text(max_size=10), st.integers(-1000, 1000), st.just("<image>x"))}),
+    st.fixed_dictionaries({"from": st.one_of(st.sampled_from(["human", "gpt", "observation", "system", "alien"]), st.just(["human"]), st.just({"a": 1}), st.none()), "value": st.one_of(st.text(max_size=10), st.integers(-1000, 1000), st.just("<image>x"))}),
     st.builds(lambda name, args, cid: {"from": "function_call", "value": orjson.dumps({"name": name, "arguments": args, **({"id": cid} if cid is not None else {})}).decode()}, st.one_of(st.text(max_size=5), st.integers(-1000, 1000)), _arg, st.one_of(st.none(), st.text(max_size=3), st.integers(-1000, 1000))),
     st.just({"from": "function_call", "value": "not json"}),
 )
