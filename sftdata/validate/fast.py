@@ -33,7 +33,8 @@ from .tools import compile_schema
 CHUNK_BYTES = 4 << 20
 # states: 0 = start or after an answer (user next), 1 = after user, 2 = after a call,
 # 3 = after its result. Forbidding result -> result keeps every accepted order valid for
-# the LLaMA-Factory positions too (user/observation even, assistant/function_call odd).
+# the LLaMA-Factory positions too (user/observation even, assistant/function_call odd),
+# and a call is accepted only where the profile allows tool turns.
 _START, _USER, _CALL, _RESULT = 0, 1, 2, 3
 
 
@@ -47,16 +48,12 @@ class FastSpec:
         self.role = spec.role_tag
         self.content = spec.content_tag
         self.call = spec.function_tag
+        self.user = spec.user_tag
+        self.assistant = spec.assistant_tag
+        self.result = spec.observation_tag
         self.keys = frozenset({spec.messages, spec.system, spec.tools})
         self.max_chars = max_chars
         self.allow_tools = allow_tools
-        # state -> {tag: next state}
-        self.next: tuple[dict[str, int], ...] = (
-            {spec.user_tag: _USER},
-            {spec.assistant_tag: _START, **({spec.function_tag: _CALL} if allow_tools else {})},
-            {spec.observation_tag: _RESULT},
-            {spec.assistant_tag: _START},
-        )
         self._specs: dict[str, dict[str, Any] | None] = {}
 
 
@@ -109,27 +106,29 @@ def _call_ok(value: str, declared: dict[str, Any]) -> bool:
     return check is None or check(args)
 
 
-def fast_clean(row: dict[str, Any], fs: FastSpec) -> bool:
-    """True only when the full engine would report nothing for this SFT sharegpt row."""
+def fast_clean(row: dict[str, Any], fs: FastSpec, nbytes: int = -1) -> bool:
+    """True only when the full engine would report nothing for this SFT sharegpt row.
+
+    ``nbytes`` is the row's JSON size when known: text never takes more characters than
+    its JSON takes bytes, so a short line needs no character count.
+    """
     if not fs.keys.issuperset(row):
         return False
     turns = row.get(fs.messages)
     if type(turns) is not list or not turns:
         return False
-    size = 0
     system = row.get(fs.system)
-    if system is not None:
-        # str.strip returns the very same object when there is nothing to strip
-        if type(system) is not str or system.strip() is not system:
-            return False
-        size = len(system)
+    # str.strip returns the very same object when there is nothing to strip
+    if system is not None and (type(system) is not str or system.strip() is not system):
+        return False
     tools = row.get(fs.tools)
     declared: dict[str, Any] | None = None
     if tools is not None and tools != "" and tools != "[]":
         declared = _declared(fs, tools) if fs.allow_tools else None
         if declared is None:
             return False
-    role, content, nxt, call = fs.role, fs.content, fs.next, fs.call
+    role, content = fs.role, fs.content
+    user, assistant, call, result = fs.user, fs.assistant, fs.call, fs.result
     state = _START
     for turn in turns:
         if type(turn) is not dict or len(turn) != 2:
@@ -137,14 +136,32 @@ def fast_clean(row: dict[str, Any], fs: FastSpec) -> bool:
         text = turn.get(content)
         if type(text) is not str or not text or text.strip() is not text:
             return False
-        state = nxt[state].get(turn.get(role), -1)  # type: ignore[arg-type]
-        if state == _CALL:
-            if declared is None or not _call_ok(text, declared):
+        tag = turn.get(role)
+        if state == _START:
+            if tag != user:
                 return False
-        elif state < 0:
+            state = _USER
+        elif state == _USER:
+            if tag == assistant:
+                state = _START
+            elif tag == call and declared is not None and _call_ok(text, declared):
+                state = _CALL
+            else:
+                return False
+        elif state == _CALL:
+            if tag != result:
+                return False
+            state = _RESULT
+        elif tag == assistant:
+            state = _START
+        else:
             return False
-        size += len(text)
-    return state == _START and size <= fs.max_chars
+    if state != _START:
+        return False
+    if 0 <= nbytes <= fs.max_chars:
+        return True
+    size = len(system) if system else 0
+    return size + sum(len(t[content]) for t in turns) <= fs.max_chars
 
 
 def scan_chunk(data: bytes, fs: FastSpec) -> tuple[list[int | None], list[int]]:
@@ -164,7 +181,7 @@ def scan_chunk(data: bytes, fs: FastSpec) -> tuple[list[int | None], list[int]]:
         except orjson.JSONDecodeError:
             dirty.append(i)
             continue
-        if type(row) is not dict or not fast_clean(row, fs):
+        if type(row) is not dict or not fast_clean(row, fs, len(stripped)):
             dirty.append(i)
     return hashes, dirty
 
