@@ -151,7 +151,7 @@ def validate(
                     if out.rejected:
                         report.rejected += 1
                         if rejects is not None:
-                            sink.add(out.row, out.source, RecordError(list(out.issues), path=out.source.path if out.source else None, line=out.source.line if out.source else None))
+                            sink.add(out.original if out.original is not None else out.row, out.source, RecordError(list(out.issues), path=out.source.path if out.source else None, line=out.source.line if out.source else None))
                     else:
                         report.valid += 1
                         yield out.row

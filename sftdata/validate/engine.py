@@ -65,6 +65,8 @@ class Outcome:
     repairs: tuple[Repair, ...] = ()
     rejected: bool = False
     kind: str | None = None
+    #: the row as read, when ``row`` holds a repaired copy (rejects are written verbatim)
+    original: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,7 @@ class Validator:
         self.media_field = (lambda mod, k: f"{media_cols[mod]}[{k}]") if media_cols else None
 
     # -- helpers -----------------------------------------------------------------------
-    def _finish(self, issues: list[Issue], source: Source | None, row: Any, repairs: list[Repair], kind: str | None) -> Outcome:
+    def _finish(self, issues: list[Issue], source: Source | None, row: Any, repairs: list[Repair], kind: str | None, original: Any = None) -> Outcome:
         opts = self.options
         final: list[Issue] = []
         for issue in issues:
@@ -163,7 +165,7 @@ class Validator:
             final.append(issue if sev == issue.severity else Issue(issue.code, issue.message, issue.field, sev))
         fail = {"error"} if opts.fail_on == "error" else {"error", "warning"}
         rejected = any(i.severity in fail for i in final)
-        return Outcome(source, row, tuple(final), tuple(repairs), rejected, kind)
+        return Outcome(source, row, tuple(final), tuple(repairs), rejected, kind, original if repairs else None)
 
     def duplicate_issue(self, key: int, source: Source | None) -> Issue | None:
         self._n += 1
@@ -215,6 +217,7 @@ class Validator:
             dup = self.duplicate_issue(key, source)
             if dup:
                 issues.append(dup)
+        original = row
         if self.options.fix:
             row, repairs = fix_row(row, self.fix_spec)
         structure = STRUCTURE_CHECKS.get(fmt.name)
@@ -230,9 +233,9 @@ class Validator:
                 issues.append(Issue("mixed-formats", f"this record is spelled as {other}, the file as {fmt.name}", None))
             else:
                 issues += self._suggest_roles(list(err.issues), row)
-            return self._finish(issues, source, row, repairs, None)
+            return self._finish(issues, source, row, repairs, None, original)
         issues += self.record_issues(record, row)
-        return self._finish(issues, source, row, repairs, record.kind)
+        return self._finish(issues, source, row, repairs, record.kind, original)
 
     def check_record(self, record: Any) -> Outcome:
         """Validate a canonical record given directly (canonical field paths)."""
