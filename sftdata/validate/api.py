@@ -146,8 +146,7 @@ def validate(
                     if out.kind:
                         report.kinds[out.kind] += 1
                     if out.repairs:
-                        report.fixed += 1
-                        report.repairs.update(r.code for r in out.repairs)
+                        report.add_repairs(out.repairs, out.source)
                     if out.rejected:
                         report.rejected += 1
                         if rejects is not None:

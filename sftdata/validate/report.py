@@ -16,7 +16,10 @@ stable schema, versioned by its ``schema`` key (documented in docs/validate.md):
          "first": [{"path": "train.jsonl", "line": 42, "field": "messages[3].role",
                     "message": "two user turns in a row (messages[2], [3])"}]}
       ],
-      "repairs": {"surrounding-whitespace": 3}
+      "repairs": [
+        {"code": "surrounding-whitespace", "count": 3,
+         "first": [{"path": "train.jsonl", "line": 7, "field": "conversations[1].value", "message": "trimmed"}]}
+      ]
     }
 
 ``rules`` is sorted by severity (errors first), then count (descending), then code.
@@ -88,6 +91,16 @@ class ValidationReport:
     kinds: Counter[str] = field(default_factory=Counter)
     rules: dict[str, RuleStat] = field(default_factory=dict)
     repairs: Counter[str] = field(default_factory=Counter)
+    repair_first: dict[str, list[Location]] = field(default_factory=dict)
+
+    def add_repairs(self, repairs: tuple[Any, ...], source: Source | None) -> None:
+        """Count one record's ``--fix`` repairs, keeping the first locations per rule."""
+        self.fixed += 1
+        for r in repairs:
+            self.repairs[r.code] += 1
+            first = self.repair_first.setdefault(r.code, [])
+            if len(first) < self.max_locations:
+                first.append(Location(source.path if source else self.path, source.line if source else None, r.field, r.change))
 
     def add(self, issues: tuple[Issue, ...] | list[Issue], source: Source | None) -> None:
         """Count one record's issues (``source`` None for file-level issues)."""
@@ -141,7 +154,9 @@ class ValidationReport:
             "issues": {"error": self.errors, "warning": self.warnings},
             "exit_code": self.exit_code,
             "rules": [s.to_dict() for s in self.sorted_rules()],
-            "repairs": dict(sorted(self.repairs.items())),
+            "repairs": [
+                {"code": code, "count": n, "first": [loc.to_dict() for loc in self.repair_first.get(code, [])]} for code, n in sorted(self.repairs.items())
+            ],
         }
 
     def render(self) -> str:
@@ -157,7 +172,9 @@ class ValidationReport:
                 lines.append(f"      {loc}  {stat.code}  {loc.message}")
             if stat.count > len(stat.first):
                 lines.append(f"      ... and {stat.count - len(stat.first)} more")
-        if self.repairs:
-            lines.append("  repairs: " + ", ".join(f"{code} {n}" for code, n in sorted(self.repairs.items())))
+        for code, n in sorted(self.repairs.items()):
+            lines.append(f"  repaired {code:<22} {n:>7}")
+            for loc in self.repair_first.get(code, []):
+                lines.append(f"      {loc}  {loc.message}")
         lines.append("OK" if self.ok else f"FAILED (--fail-on {self.fail_on})")
         return "\n".join(lines)

@@ -83,6 +83,8 @@ def test_fix_lists_every_repair_and_writes_repaired_rows(tmp_path: Path) -> None
     report = validate(src, "llamafactory", format="sharegpt", fix=True, output=tmp_path / "ok.jsonl")
     assert report.codes() == {"kto-single-label": 1}
     assert dict(report.repairs) == {"unknown-role": 2, "surrounding-whitespace": 1, "kto-label": 1, "wrong-type": 1}
+    assert report.to_dict()["repairs"][0] == {"code": "kto-label", "count": 1, "first": [{"path": str(src), "line": 1, "field": "kto_tag", "message": "'false' -> false"}]}
+    assert report.fixed == 1
     assert json.loads((tmp_path / "ok.jsonl").read_text()) == {
         "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
         "kto_tag": False,
