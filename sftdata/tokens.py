@@ -19,6 +19,7 @@ TokenCounts(kind='sft', total=13, prompt=10, trainable=3, overhead=10, turns=1, 
 
 from __future__ import annotations
 
+import unicodedata
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,7 +94,8 @@ class _Encoder:
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.encode = tokenizer.encode
-        self.safe = getattr(tokenizer, "safe_boundary", None)
+        # special tokens of a tokenizer whose safe_boundary rule holds (see TiktokenTokenizer)
+        self.specials: tuple[str, ...] | None = getattr(tokenizer, "boundary_specials", None)
         self.cache: dict[str, list[int]] = {}
 
     def owned(self, text: str) -> list[int]:
@@ -115,22 +117,27 @@ class _Encoder:
         if len(pieces) == 1:
             text, mine = pieces[0]
             return (cache[text] if mine else self.encode(text)), overhead
-        safe = self.safe
-        if safe is None:
+        specials = self.specials
+        if specials is None:
             return self.encode("".join([t for t, _ in pieces])), overhead
+        # tokenizer.safe_boundary, inlined: this loop runs for every piece of every record
+        combining = unicodedata.combining
+        encode = self.encode
         out: list[int] = []
         group: list[str] = []
         own = True
         prev = ""
         for text, mine in pieces:
-            if group and safe(prev, text):
-                out += owned(group[0] if len(group) == 1 else "".join(group)) if own else self.encode("".join(group))
-                group, own = [], True
+            if group:
+                c = text[0]
+                if not (c.isspace() or combining(c)) and (prev[-1] == "\n" or prev.endswith(specials) or text.startswith(specials)):
+                    out += owned(group[0] if len(group) == 1 else "".join(group)) if own else encode("".join(group))
+                    group, own = [], True
             group.append(text)
             own = own and mine
             prev = text
         if group:
-            out += owned(group[0] if len(group) == 1 else "".join(group)) if own else self.encode("".join(group))
+            out += owned(group[0] if len(group) == 1 else "".join(group)) if own else encode("".join(group))
         return out, overhead
 
 

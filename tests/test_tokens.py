@@ -106,3 +106,11 @@ def test_reuse_is_exercised() -> None:
     pieces = [("<|im_start|>system\n", True), ("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", True), ("<|im_end|>\n<|im_start|>user\n", True), ("Hi", False)]
     assert enc.run(pieces) == (TOK.encode("".join(t for t, _ in pieces)), 3 + 16 + 5)
     assert "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." in enc.cache
+
+
+@settings(max_examples=300, deadline=None)
+@given(_piece, _piece)
+def test_safe_boundary_means_separate_encoding_is_exact(a: tuple[str, bool], b: tuple[str, bool]) -> None:
+    left, right = a[0], b[0]
+    if TOK.safe_boundary(left, right):  # type: ignore[attr-defined]
+        assert TOK.encode(left) + TOK.encode(right) == TOK.encode(left + right)

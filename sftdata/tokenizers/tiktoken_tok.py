@@ -63,8 +63,8 @@ class TiktokenTokenizer:
         self._special_re = re.compile("|".join(re.escape(t) for t in sorted(self._special, key=len, reverse=True))) if self._special else None
         self._prefixes = tuple({t[:2] for t in self._special})
         self._special_tuple = tuple(self._special)
-        if not gpt4_regex:
-            self.safe_boundary = None  # type: ignore[assignment]
+        # encode_record cuts runs at safe boundaries only for the GPT-4-family regex
+        self.boundary_specials: tuple[str, ...] | None = self._special_tuple if gpt4_regex else None
         # tiktoken converts the allowed-special set to Rust on every call (~8 us for 22
         # tokens, as much as encoding a short span); the ordinary encoder has no such
         # cost, so special tokens are split out here and encoded by id.
