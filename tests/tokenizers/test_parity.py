@@ -101,3 +101,29 @@ def test_twin_matches_on_extra_texts(hf_twin: Any) -> None:
     for text in EXTRA:
         assert tok.encode(text) == hf_twin.encode(text, add_special_tokens=False), text
         assert tok.decode(tok.encode(text)) == hf_twin.decode(hf_twin.encode(text, add_special_tokens=False))
+
+
+def test_hf_folder_with_jinja_template_counts_like_builtin(realdata: Path, twin_folder: Path, tmp_path: Path) -> None:
+    """A local HF tokenizer folder + its own jinja chat template (``--template hf``) gives
+    the same counts as the built-in qwen2.5 + qwen pair on real tool conversations."""
+    import shutil
+
+    from sftdata.stats import StatsConfig, token_stats
+
+    folder = tmp_path / "qwen25"
+    shutil.copytree(twin_folder, folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["chat_template"] = (Path(__file__).parent.parent / "templates" / "qwen25_chat_template.jinja").read_text()
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    sample = tmp_path / "glaive.jsonl"
+    rows_ = rows(realdata / "glaive_toolcall_en_demo.json")[:40]
+    sample.write_text("".join(json.dumps(r) + "\n" for r in rows_))
+    ours = token_stats(sample, StatsConfig(tokenizer="qwen2.5", template="qwen", cutoff_len=512), workers=1).to_dict()
+    theirs = token_stats(sample, StatsConfig(tokenizer=str(folder), template="hf", cutoff_len=512), workers=1).to_dict()
+    for key in ("seconds", "tokens_per_second", "tokenizer", "template"):
+        ours.pop(key), theirs.pop(key)
+    # overhead is the template's own text: the jinja template cannot say which text is its own
+    # as finely, so only the counts that matter for training are compared
+    for d in (ours, theirs):
+        d["fields"].pop("overhead")
+    assert theirs == ours
