@@ -196,8 +196,6 @@ def _spans(full: str, trained: list[tuple[int, int]], content: list[tuple[int, i
             role = owner
         trainable = any(s <= a < e for s, e in trained)
         own = owner is None
-        if trainable and not own:
-            role = "assistant" if role == "assistant" else role
         if spans and (p := spans[-1]).trainable == trainable and p.role == role and p.template == own:
             spans[-1] = Span(p.start, b, trainable, role, own)
         else:
