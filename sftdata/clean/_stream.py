@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import RecordError
 from ..formats import Format, get_format
-from ..io import read_rows
+from ..io import atomic_path, read_rows, suffix_of, write_rows
 from ..record import Record, Source
 
 Row = dict[str, Any]
@@ -87,3 +87,62 @@ def counted(rows: Iterable[Row], counter: list[int]) -> Iterator[Row]:
     for row in rows:
         counter[0] += 1
         yield row
+
+
+def _plain_jsonl(path: PathLike) -> bool:
+    return suffix_of(path) in ((".jsonl", None), (".ndjson", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A row addressed by ordinal, with its raw bytes when the input is plain JSONL."""
+
+    idx: int
+    source: Source
+    raw: bytes | None
+    _row: Row | None
+
+    @property
+    def row(self) -> Row:
+        if self._row is not None:
+            return self._row
+        import orjson
+
+        return orjson.loads(self.raw)  # type: ignore[arg-type, no-any-return]
+
+
+def lines(path: PathLike) -> Iterator[Line]:
+    """Rows without decoding; for plain JSONL without even parsing (same ordinals and
+    blank-line skipping as :func:`sftdata.io.read_rows`, which has already validated
+    every line in an earlier pass)."""
+    if not _plain_jsonl(path):
+        for idx, (row, source) in enumerate(read_rows(path)):
+            yield Line(idx, source, None, row)
+        return
+    name = str(path)
+    idx = 0
+    with open(path, "rb", buffering=1 << 20) as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            yield Line(idx, Source(name, lineno, "line"), raw if raw.endswith(b"\n") else raw + b"\n", None)
+            idx += 1
+
+
+def write_kept(kept: Iterable[Line], output: PathLike) -> int:
+    """Write rows atomically: raw bytes copied when both sides are plain JSONL (no
+    parse, no re-serialisation), otherwise rows through the suffix's writer."""
+    if not _plain_jsonl(output):
+        return write_rows((line.row for line in kept), output)
+    n = 0
+    with atomic_path(output) as tmp, open(tmp, "wb", buffering=1 << 20) as fh:
+        for line in kept:
+            fh.write(line.raw if line.raw is not None else orjson_line(line.row))
+            n += 1
+    return n
+
+
+def orjson_line(row: Row) -> bytes:
+    import orjson
+
+    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)

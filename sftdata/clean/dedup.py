@@ -24,8 +24,8 @@ import orjson
 
 from ..api import RejectSink
 from ..formats import Format
-from ..io import atomic_path, write_rows
-from ._stream import PathLike, counted, items, progress, resolve_format
+from ..io import atomic_path
+from ._stream import PathLike, lines, progress, resolve_format, write_kept
 from .index import Fingerprints, MatchConfig, Matches, fingerprint, match
 from .sketch import _np
 from .views import view_text
@@ -97,6 +97,7 @@ def dedup(
     rejects: PathLike | None = None,
     report: PathLike | None = None,
     format: str | Format = "auto",
+    workers: int | None = None,
 ) -> DedupReport:
     """Write ``input`` without its duplicates to ``output`` (rows verbatim, same format).
 
@@ -110,6 +111,8 @@ def dedup(
             (file:line of the record it duplicates) and ``similarity``.
         report: JSON file with every cluster (size, kept record, members) and examples.
         format: the input format, or ``"auto"``.
+        workers: processes for fingerprinting a large plain ``.jsonl`` (default: up to
+            2 when available; 1 disables it).
 
     Returns:
         The :class:`DedupReport`; ``read == kept + rejected``.
@@ -118,8 +121,11 @@ def dedup(
     fmt = resolve_format(input, format)
     fps: list[Fingerprints] = []
     if against is not None:
-        fps.append(fingerprint(against, resolve_format(against, format), config))
-    fps.append(fingerprint(input, fmt, config))
+        fps.append(fingerprint(against, resolve_format(against, format), config, workers=workers))
+    fps.append(fingerprint(input, fmt, config, workers=workers))
+    for fp in fps:  # stop before any work when a row cannot be decoded and there is nowhere to put it
+        if fp.failed and rejects is None:
+            raise fp.failed[min(fp.failed)]
     n_ref = len(fps[0]) if against is not None else 0
     matches = match(fps, config, references=1 if against is not None else 0, policy="kept", within=config.within)
     drops = _policy(fps, matches, n_ref, config)
@@ -129,33 +135,30 @@ def dedup(
     clusters: dict[int, list[int]] = defaultdict(list)
     for i, keeper in drops.items():
         clusters[keeper].append(i)
-    examples = _example_rows(clusters, n_ref) if report is not None else {}
+    examples = _example_rows(clusters, n_ref) if report is not None else set()
+    decode_too = {i - n_ref for i in examples}
     texts: dict[int, str] = {}
-    written = [0]
     with RejectSink(rejects) as sink:
 
         def kept_rows() -> Any:
             with progress(f"writing {output}", total=len(train)) as advance:
-                for item in items(train.path, fmt, wanted={i - n_ref for i in examples}):
-                    gi = n_ref + item.idx
+                for line in lines(train.path):
+                    gi = n_ref + line.idx
                     advance()
-                    if item.idx in train.failed:
-                        err = train.failed[item.idx]
-                        if rejects is None:
-                            raise err
-                        sink.add(item.row, item.source, err)
+                    if line.idx in train.failed:
+                        sink.add(line.row, line.source, train.failed[line.idx])
                         continue
-                    if item.record is not None:
-                        texts[gi] = view_text(item.record, config.view)[:300]
+                    if line.idx in decode_too:
+                        texts[gi] = view_text(fmt.decode(line.row, line.source), config.view)[:300]
                     keeper = drops.get(gi)
                     if keeper is None:
-                        yield item.row
+                        yield line
                         continue
                     code = REASONS[(config.mode, keeper < n_ref)]
                     sim = float(matches.score[gi]) if matches.dup_of[gi] == keeper else None
                     sink.reject(
-                        item.row,
-                        item.source,
+                        line.row,
+                        line.source,
                         code,
                         f"{'identical to' if config.mode == 'exact' else 'near-duplicate of'} {where(keeper)} ({config.view} view)",
                         duplicate_of=where(keeper),
@@ -163,7 +166,7 @@ def dedup(
                         similarity=None if sim is None else round(sim, 4),
                     )
 
-        write_rows(counted(kept_rows(), written), output)
+        written = [write_kept(kept_rows(), output)]
     result.kept = written[0]
     result.rejected = sink.total
     result.read = result.kept + result.rejected

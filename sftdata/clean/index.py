@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import RecordError
 from ..formats import Format
 from ..record import Record
-from ._stream import PathLike, items, progress
+from ._stream import PathLike, items, lines, progress
 from .sketch import SketchConfig, Sketcher, _np, jaccard
 from .views import Norm, View, normalize, view_text
 
@@ -93,57 +93,81 @@ def _exact_key(text: str) -> int:
     return key or 1
 
 
-def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None) -> Fingerprints:
-    """Pass 1: stream ``path`` and fingerprint every row (see the module docstring)."""
-    np = _np()
-    sketcher = Sketcher(config.sketch) if config.mode == "near" else None
-    width = config.sketch.bands if sketcher else 1
-    key_blocks: list["np.ndarray"] = []
-    lengths: list[int] = []
-    lines: list[int] = []
-    failed: dict[int, RecordError] = {}
-    labels: list[Any] | None = [] if label is not None else None
-    texts: list[str] = []
-    slots: list[int] = []  # batch position -> row index
+class _Accumulator:
+    """Fingerprints rows one at a time, sketching a batch of texts at once."""
 
-    done = 0  # rows already turned into key blocks
+    def __init__(self, config: MatchConfig, label: str | None) -> None:
+        self.np = _np()
+        self.config = config
+        self.sketcher = Sketcher(config.sketch) if config.mode == "near" else None
+        self.width = config.sketch.bands if self.sketcher else 1
+        self.label = label
+        self.blocks: list["np.ndarray"] = []
+        self.lengths: list[int] = []
+        self.lines: list[int] = []
+        self.failed: dict[int, RecordError] = {}
+        self.labels: list[Any] | None = [] if label is not None else None
+        self.texts: list[str] = []
+        self.slots: list[int] = []  # row index of each batched text
+        self.done = 0  # rows already turned into key blocks
 
-    def flush() -> None:
-        nonlocal done
-        size = len(lengths) - done
-        block = np.zeros((size, width), dtype=np.uint64)
-        if texts:
-            rel = np.asarray(slots) - done
-            if sketcher is not None:
-                block[rel] = sketcher.band_keys(sketcher.shingle(texts))
+    def add(self, row: dict[str, Any], line: int, record: Record | None, error: RecordError | None) -> None:
+        idx = len(self.lengths)
+        self.lines.append(line)
+        if self.labels is not None:
+            self.labels.append(row.get(self.label))  # type: ignore[arg-type]
+        if record is None:
+            self.failed[idx] = error  # type: ignore[assignment]
+            self.lengths.append(0)
+        else:
+            raw = view_text(record, self.config.view)
+            self.lengths.append(len(raw))
+            text = normalize(raw, self.config.norms)
+            if text:  # an empty view is never a duplicate: its keys stay zero
+                self.texts.append(text)
+                self.slots.append(idx)
+        if len(self.lengths) - self.done >= self.config.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        np = self.np
+        size = len(self.lengths) - self.done
+        block = np.zeros((size, self.width), dtype=np.uint64)
+        if self.texts:
+            rel = np.asarray(self.slots) - self.done
+            if self.sketcher is not None:
+                block[rel] = self.sketcher.band_keys(self.sketcher.shingle(self.texts))
             else:
-                block[rel, 0] = [_exact_key(t) for t in texts]
-            texts.clear()
-            slots.clear()
-        key_blocks.append(block)
-        done += size
+                block[rel, 0] = [_exact_key(t) for t in self.texts]
+            self.texts.clear()
+            self.slots.clear()
+        self.blocks.append(block)
+        self.done += size
 
+    def keys(self) -> "np.ndarray":
+        self.flush()
+        np = self.np
+        return np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.width), dtype=np.uint64)
+
+
+def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None) -> Fingerprints:
+    """Pass 1: stream ``path`` and fingerprint every row (see the module docstring).
+
+    A large uncompressed ``.jsonl`` is fingerprinted by ``workers`` processes (default:
+    up to 2 when the machine has them), each reading its own byte range; the result is
+    the same as in one process.
+    """
+    from . import _parallel
+
+    if _parallel.worth_it(path, workers):
+        return _parallel.fingerprint_parallel(path, fmt, config, label, workers or _parallel.default_workers())
+    acc = _Accumulator(config, label)
     with progress(f"fingerprinting {path}") as advance:
         for item in items(path, fmt):
-            lines.append(item.source.line)
-            if labels is not None:
-                labels.append(item.row.get(label))  # type: ignore[arg-type]
-            if item.record is None:
-                failed[item.idx] = item.error  # type: ignore[assignment]
-                lengths.append(0)
-            else:
-                raw = view_text(item.record, config.view)
-                lengths.append(len(raw))
-                text = normalize(raw, config.norms)
-                if text:
-                    texts.append(text)
-                    slots.append(item.idx)
-            if len(lengths) - done >= config.batch_size:
-                flush()
+            acc.add(item.row, item.source.line, item.record, item.error)
             advance()
-        flush()
-    keys = np.concatenate(key_blocks) if key_blocks else np.zeros((0, width), dtype=np.uint64)
-    return Fingerprints(str(path), fmt, keys, np.asarray(lengths, dtype=np.int64), np.asarray(lines, dtype=np.int64), failed, labels)
+    np = acc.np
+    return Fingerprints(str(path), fmt, acc.keys(), np.asarray(acc.lengths, dtype=np.int64), np.asarray(acc.lines, dtype=np.int64), acc.failed, acc.labels)
 
 
 @dataclass
@@ -265,9 +289,10 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
                 batch.clear()
 
             with progress(f"verifying candidates in {fp.path}", total=len(local)) as advance:
-                for item in items(fp.path, fp.fmt, wanted=local):
-                    if item.idx in local and item.record is not None:
-                        batch.append((offset + item.idx, config.text(item.record)))
+                decode = fp.fmt.decode
+                for line in lines(fp.path):
+                    if line.idx in local and line.idx not in fp.failed:
+                        batch.append((offset + line.idx, config.text(decode(line.row, line.source))))
                         advance()
                         if len(batch) >= config.batch_size:
                             yield from emit()

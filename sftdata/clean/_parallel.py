@@ -1,0 +1,135 @@
+"""Fingerprinting a large JSONL file with several processes (pass 1 of dedup and split).
+
+Decoding and view building are CPU-bound Python, so on a big uncompressed ``.jsonl`` the
+file is cut into byte ranges at line boundaries (:func:`sftdata.parallel.spans`); each
+worker reads its own range (no rows cross a pipe) and returns only the small per-row
+fingerprints. Ranges come back in file order, so row ordinals, line numbers, the first
+unreadable line and every other result are exactly those of the one-process path.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import Issue, ReadError, RecordError
+from ..formats import Format
+from ..io import suffix_of
+from ..parallel import spans
+from ..record import Source
+from ._stream import PathLike, progress
+from .index import Fingerprints, MatchConfig, _Accumulator
+from .sketch import _np
+
+MIN_BYTES = 16 << 20  # below this, starting processes costs more than it saves
+CHUNK_BYTES = 4 << 20
+
+
+def default_workers() -> int:
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(n, 2))
+
+
+def worth_it(path: PathLike, workers: int | None) -> bool:
+    """Only plain ``.jsonl`` can be cut into byte ranges; small files are not worth it."""
+    if workers is not None and workers < 2:
+        return False
+    p = Path(path)
+    if suffix_of(p) not in ((".jsonl", None), (".ndjson", None)) or not p.is_file():
+        return False
+    return (workers or default_workers()) > 1 and p.stat().st_size >= MIN_BYTES
+
+
+@dataclass
+class _Chunk:
+    keys: Any = None
+    lengths: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # local, 1-based
+    failed: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
+    labels: list[Any] | None = None
+    newlines: int = 0
+    error: tuple[str, int, str, str] | None = None  # message, local line, code, remedy
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _init(path: str, fmt: Format, config: MatchConfig, label: str | None) -> None:
+    _STATE.update(path=path, fmt=fmt, config=config, label=label)
+
+
+def _work(span: tuple[int, int]) -> _Chunk:
+    start, end = span
+    path: str = _STATE["path"]
+    decode = _STATE["fmt"].decode
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    acc = _Accumulator(_STATE["config"], _STATE["label"])
+    chunk = _Chunk(newlines=data.count(b"\n"))
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            chunk.error = (f"line is not valid JSON ({exc}).", lineno, "invalid-json", "Fix or delete that line, or set it aside with `sftdata validate --rejects FILE`.")
+            break
+        if not isinstance(row, dict):
+            chunk.error = (f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", 'Wrap the value in an object, e.g. {"text": ...}.')
+            break
+        try:
+            acc.add(row, lineno, decode(row, Source(path, lineno, "line")), None)
+        except RecordError as err:
+            acc.add(row, lineno, None, err)
+    chunk.keys = acc.keys()
+    chunk.lengths, chunk.lines, chunk.labels = acc.lengths, acc.lines, acc.labels
+    chunk.failed = {i: err.issues for i, err in acc.failed.items()}
+    return chunk
+
+
+def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label: str | None, workers: int) -> Fingerprints:
+    np = _np()
+    name = str(path)
+    # Not fork: rensa's native thread pool, once started in this process, deadlocks a
+    # forked child. Spawned workers import sftdata afresh (about half a second).
+    ctx = mp.get_context("spawn")
+    keys: list[Any] = []
+    lengths: list[Any] = []
+    lines: list[Any] = []
+    labels: list[Any] | None = [] if label is not None else None
+    failed: dict[int, RecordError] = {}
+    rows = base = 0
+    with progress(f"fingerprinting {path}", total=Path(path).stat().st_size) as advance, ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool:
+        try:
+            for (start, end), chunk in zip(spans(Path(path), CHUNK_BYTES), pool.imap(_work, spans(Path(path), CHUNK_BYTES), chunksize=1)):
+                if chunk.error is not None:
+                    message, lineno, code, remedy = chunk.error
+                    raise ReadError(message, path=name, line=base + lineno, code=code, remedy=remedy)
+                keys.append(chunk.keys)
+                lengths.append(np.asarray(chunk.lengths, dtype=np.int64))
+                lines.append(np.asarray(chunk.lines, dtype=np.int64) + base)
+                if labels is not None:
+                    labels.extend(chunk.labels or [])
+                for i, issues in chunk.failed.items():
+                    failed[rows + i] = RecordError(list(issues), path=name, line=base + chunk.lines[i])
+                rows += len(chunk.lengths)
+                base += chunk.newlines
+                advance(end - start)
+        finally:
+            pool.terminate()
+    width = config.sketch.bands if config.mode == "near" else 1
+    return Fingerprints(
+        name,
+        fmt,
+        np.concatenate(keys) if keys else np.zeros((0, width), dtype=np.uint64),
+        np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
+        np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64),
+        failed,
+        labels,
+    )
