@@ -63,6 +63,9 @@ class MatchConfig:
     #: candidates verified per record at most (those sharing the most bands first):
     #: a guard against quadratic work when thousands of records share boilerplate.
     max_candidates: int = 100
+    #: pass 1 keeps the shingles (4 bytes each) of the first rows up to this budget so
+    #: that pass 2 need not re-read, decode and re-shingle them; rows past it are re-read.
+    cache_mb: int = 256
 
     @property
     def norms(self) -> frozenset[Norm]:
@@ -83,6 +86,8 @@ class Fingerprints:
     lines: "np.ndarray"
     failed: dict[int, RecordError]
     labels: list[Any] | None = None  # per-row values of a field (split --stratify)
+    #: shingles kept from pass 1 for rows ``0 .. len(shingles)-1`` (see ``MatchConfig.cache_mb``)
+    shingles: list[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -110,6 +115,8 @@ class _Accumulator:
         self.texts: list[str] = []
         self.slots: list[int] = []  # row index of each batched text
         self.done = 0  # rows already turned into key blocks
+        self.cache: list[Any] | None = [] if config.mode == "near" and config.cache_mb > 0 else None
+        self.cache_room = config.cache_mb << 20
 
     def add(self, row: dict[str, Any], line: int, record: Record | None, error: RecordError | None) -> None:
         idx = len(self.lengths)
@@ -136,13 +143,33 @@ class _Accumulator:
         if self.texts:
             rel = np.asarray(self.slots) - self.done
             if self.sketcher is not None:
-                block[rel] = self.sketcher.band_keys(self.sketcher.shingle(self.texts))
+                batch = self.sketcher.shingle(self.texts)
+                block[rel] = self.sketcher.band_keys(batch)
+                self._keep(batch, rel, size)
             else:
                 block[rel, 0] = [_exact_key(t) for t in self.texts]
             self.texts.clear()
             self.slots.clear()
         self.blocks.append(block)
         self.done += size
+
+    def _keep(self, batch: Any, rel: "np.ndarray", size: int) -> None:
+        """Cache this batch's shingles (one array, row views into it) while the budget
+        lasts; once a batch does not fit, caching stops for good, so the cache always
+        covers a prefix of the file."""
+        np = self.np
+        if self.cache is None or len(self.cache) != self.done:
+            return
+        flat = (batch.flat >> np.uint64(32)).astype(np.uint32)
+        if flat.nbytes > self.cache_room:
+            self.cache_room = 0
+            return
+        self.cache_room -= flat.nbytes
+        rows: list[Any] = [None] * size
+        bounds = batch.offsets.astype(np.int64).tolist()
+        for pos, r in enumerate(rel.tolist()):
+            rows[r] = flat[bounds[pos] : bounds[pos + 1]]
+        self.cache.extend(rows)
 
     def keys(self) -> "np.ndarray":
         self.flush()
@@ -167,7 +194,8 @@ def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str 
             acc.add(item.row, item.source.line, item.record, item.error)
             advance()
     np = acc.np
-    return Fingerprints(str(path), fmt, acc.keys(), np.asarray(acc.lengths, dtype=np.int64), np.asarray(acc.lines, dtype=np.int64), acc.failed, acc.labels)
+    keys = acc.keys()
+    return Fingerprints(str(path), fmt, keys, np.asarray(acc.lengths, dtype=np.int64), np.asarray(acc.lines, dtype=np.int64), acc.failed, acc.labels, acc.cache)
 
 
 @dataclass
@@ -273,13 +301,21 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
 
 
 def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchConfig) -> Iterator[tuple[int, Any]]:
-    """Shingle sets of the ``needed`` rows, in index order, re-read a batch at a time."""
+    """Shingle sets of the ``needed`` rows, in index order: from pass 1's cache for the
+    cached prefix of each file, else re-read and re-shingled a batch at a time."""
+    np = _np()
     sketcher = Sketcher(config.sketch)
     offset = 0
-    wanted_all = set(needed.tolist())
+    wanted_all = needed.tolist()
     for fp in files:
-        local = {i - offset for i in wanted_all if offset <= i < offset + len(fp)}
-        if local:
+        local = [i - offset for i in wanted_all if offset <= i < offset + len(fp)]
+        cached = fp.shingles or []
+        for i in local:
+            if i < len(cached) and cached[i] is not None:
+                yield offset + i, np.unique(cached[i])
+        rest = {i for i in local if i >= len(cached)}
+        fp.shingles = None  # pass 1's cache is no longer needed
+        if rest:
             batch: list[tuple[int, str]] = []
 
             def emit() -> Iterator[tuple[int, Any]]:
@@ -288,10 +324,10 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
                     yield gi, shingled.set(pos)
                 batch.clear()
 
-            with progress(f"verifying candidates in {fp.path}", total=len(local)) as advance:
+            with progress(f"verifying candidates in {fp.path}", total=len(rest)) as advance:
                 decode = fp.fmt.decode
                 for line in lines(fp.path):
-                    if line.idx in local and line.idx not in fp.failed:
+                    if line.idx in rest and line.idx not in fp.failed:
                         batch.append((offset + line.idx, config.text(decode(line.row, line.source))))
                         advance()
                         if len(batch) >= config.batch_size:

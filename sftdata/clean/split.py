@@ -27,8 +27,7 @@ from typing import Any, Literal
 from ..api import RejectSink
 from ..errors import UsageError
 from ..formats import Format
-from ..io import write_rows
-from ._stream import PathLike, counted, items, progress, resolve_format
+from ._stream import PathLike, lines, progress, resolve_format, write_kept
 from .index import MatchConfig, fingerprint, match
 from .sketch import _np
 
@@ -78,7 +77,7 @@ def _targets(sizes: dict[Any, int], val_size: float) -> dict[Any, int]:
     return out
 
 
-def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto") -> SplitReport:
+def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto", workers: int | None = None) -> SplitReport:
     """Write ``out_dir/train.jsonl`` and ``out_dir/val.jsonl`` (rows verbatim).
 
     Args:
@@ -88,13 +87,14 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
         rejects: JSONL file for rows that do not decode (otherwise the first one stops
             the split, as in ``convert``).
         format: the input format, or ``"auto"``.
+        workers: processes for fingerprinting a large plain ``.jsonl`` (1 disables).
     """
     config = config or SplitConfig()
     if not (0 < config.val_size < 1 or (config.val_size >= 1 and float(config.val_size).is_integer())):
         raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
     fmt = resolve_format(input, format)
     mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
-    fp = fingerprint(input, fmt, mcfg, label=config.stratify)
+    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers)
     np = _np()
     n = len(fp)
     if config.group == "none":
@@ -131,19 +131,19 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
 
         def rows_for(side: str) -> Any:
             # One streaming pass per output file keeps memory flat whatever val_size is.
-            for item in items(fp.path, fmt, wanted=set(fp.failed) if side == "train" else set()):
+            for line in lines(fp.path):
                 advance()
-                if not ok[item.idx]:
+                if not ok[line.idx]:
                     if side == "train":
-                        sink.add(item.row, item.source, item.error)  # type: ignore[arg-type]
+                        sink.add(line.row, line.source, fp.failed[line.idx])
                     continue
-                g = int(group[item.idx])
+                g = int(group[line.idx])
                 if ("val" if g in in_val else "train") == side:
                     strata[stratum[g]][side] += 1
-                    yield item.row
+                    yield line
 
         for side in ("train", "val"):
-            write_rows(counted(rows_for(side), counts[side]), out / f"{side}.jsonl")
+            counts[side][0] = write_kept(rows_for(side), out / f"{side}.jsonl")
     report.train, report.val, report.rejected = counts["train"][0], counts["val"][0], sink.total
     report.read = report.train + report.val + report.rejected
     report.reasons = dict(sink.counts)

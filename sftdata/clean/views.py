@@ -113,7 +113,8 @@ def view_text(record: Record, view: View) -> str:
 def normalize(text: str, norms: frozenset[Norm] | set[Norm]) -> str:
     """Apply the chosen normalisations: NFKC first (it can create spaces and case), then
     case folding, then whitespace runs collapsed to one space and the ends stripped."""
-    if "nfkc" in norms and not text.isascii():  # ASCII is already NFKC (and isascii is O(1))
+    # ASCII is already NFKC (isascii is O(1)); the quick check skips most other text.
+    if "nfkc" in norms and not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     if "case" in norms:
         text = text.casefold()

@@ -65,8 +65,9 @@ def test_exact_with_case_folding(planted: Path, tmp_path: Path) -> None:
     assert clusters_from_rejects(tmp_path / "rej.jsonl") == {frozenset({1, 4, 5, 13}), frozenset({2, 15})}
 
 
-def test_near_clusters(planted: Path, tmp_path: Path) -> None:
-    rep = dedup(planted, tmp_path / "out.jsonl", DedupConfig(mode="near"), rejects=tmp_path / "rej.jsonl", report=tmp_path / "clusters.json")
+@pytest.mark.parametrize("cache_mb", [256, 0])  # shingles kept from pass 1, or re-read in pass 2
+def test_near_clusters(planted: Path, tmp_path: Path, cache_mb: int) -> None:
+    rep = dedup(planted, tmp_path / "out.jsonl", DedupConfig(mode="near", cache_mb=cache_mb), rejects=tmp_path / "rej.jsonl", report=tmp_path / "clusters.json")
     assert clusters_from_rejects(tmp_path / "rej.jsonl") == {
         frozenset({1, 4, 5, 13}),
         frozenset({2, 6, 8, 15}),
