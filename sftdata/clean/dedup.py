@@ -105,8 +105,8 @@ def dedup(
         input: the dataset file.
         output: where kept rows go (written atomically).
         config: what counts as a duplicate and which copy is kept.
-        against: an eval set; training records that duplicate one of its records are
-            dropped with ``eval-duplicate``/``eval-near-duplicate``.
+        against: an eval set (any format, detected); training records that duplicate
+            one of its records are dropped with ``eval-duplicate``/``eval-near-duplicate``.
         rejects: JSONL file of dropped rows, each with its reason, ``duplicate_of``
             (file:line of the record it duplicates) and ``similarity``.
         report: JSON file with every cluster (size, kept record, members) and examples.
@@ -121,7 +121,8 @@ def dedup(
     fmt = resolve_format(input, format)
     fps: list[Fingerprints] = []
     if against is not None:
-        fps.append(fingerprint(against, resolve_format(against, format), config, workers=workers))
+        # The eval set is detected on its own: it may be in another format (views compare records).
+        fps.append(fingerprint(against, resolve_format(against, "auto"), config, workers=workers))
     fps.append(fingerprint(input, fmt, config, workers=workers))
     for fp in fps:  # stop before any work when a row cannot be decoded and there is nowhere to put it
         if fp.failed and rejects is None:

@@ -152,3 +152,9 @@ def test_nothing_lost(tmp_path_factory: pytest.TempPathFactory, texts: list[str]
     # every reject points at a kept row
     kept_lines = set(range(1, len(rows) + 1)) - {r["line"] for r in rejected}
     assert all(r["duplicate_line"] in kept_lines for r in rejected)
+
+
+def test_against_an_eval_set_in_another_format(planted: Path, tmp_path: Path) -> None:
+    eval_path = write_jsonl(tmp_path / "eval.jsonl", [{"messages": [{"role": "user", "content": "Linked list?"}, {"role": "assistant", "content": OTHERS[2]}]}])
+    dedup(planted, tmp_path / "out.jsonl", DedupConfig(mode="exact", within=False), against=eval_path, rejects=tmp_path / "rej.jsonl", format="sharegpt")
+    assert [(r["line"], r["codes"], r["duplicate_of"]) for r in read_jsonl(tmp_path / "rej.jsonl")] == [(11, ["eval-duplicate"], f"{eval_path}:1")]
