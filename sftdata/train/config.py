@@ -183,6 +183,8 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | TrainConfig, o
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             raise UsageError(f"not valid YAML: {getattr(err, 'problem', err)}.", path=path, line=mark.line + 1 if mark else None, remedy="Fix the YAML syntax.") from None
+        if loaded is None:  # an empty file: everything comes from the flags
+            loaded = {}
         if not isinstance(loaded, dict):
             raise UsageError("the config must be a mapping of key: value lines.", path=path, remedy="See docs/train.md for an example.")
         values = loaded

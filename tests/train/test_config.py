@@ -71,3 +71,9 @@ def test_example_config_is_valid() -> None:
 
     cfg = load_config(ROOT / "examples" / "train_qwen2.5_7b_lora.yaml")
     assert (cfg.finetuning_type, cfg.lora_targets, cfg.bf16) == ("lora", "all", True)
+
+
+def test_empty_file_takes_everything_from_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    cfg = load_config(path, ["--model_name_or_path", "m", "--dataset", "d", "--output_dir", "o"])
+    assert cfg == TrainConfig(model_name_or_path="m", dataset="d", output_dir="o")
