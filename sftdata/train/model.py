@@ -73,14 +73,20 @@ def load_model(cfg: TrainConfig, device: str, dtype: str, weights_from: str | No
     model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=base_dtype, attn_implementation=cfg.attn_implementation)
     model.config.use_cache = False
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # non-reentrant checkpointing works with frozen inputs (LoRA); transformers 5.x renamed the call
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.finetuning_type == "lora":
         try:
             import peft
         except ImportError:
             raise missing("peft", "train", "LoRA training") from None
         if weights_from:
-            model = peft.PeftModel.from_pretrained(model, weights_from, is_trainable=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # peft calls a deprecated transformers helper
+                model = peft.PeftModel.from_pretrained(model, weights_from, is_trainable=True)
         else:
             lora = peft.LoraConfig(
                 r=cfg.lora_rank,

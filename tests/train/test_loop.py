@@ -162,3 +162,23 @@ def test_non_finite_gradient_norm_skips_the_step(tiny_model: Path, tmp_path: Pat
     assert metrics["skipped_steps"] == 1
     assert read_log(out)[0] == {"step": 1, "skipped": True, "grad_norm": "nan"}
     assert "step 1: gradient norm is nan; step skipped" in messages
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(tiny_model: Path) -> None:
+    from sftdata.train.config import TrainConfig
+    from sftdata.train.model import load_model
+
+    batch = collate([[e] for e in examples()], 0)
+    got = []
+    for checkpointing in (False, True):
+        cfg = TrainConfig(model_name_or_path=str(tiny_model), dataset="-", output_dir="-", finetuning_type="lora", gradient_checkpointing=checkpointing)
+        torch.manual_seed(0)
+        model = load_model(cfg, "cpu", "float32")
+        model.train()
+        base = model.get_base_model()
+        assert getattr(base, "is_activation_checkpointing", None) == checkpointing
+        token_loss_sum(model, *loop._tensors(torch, batch, "cpu")).backward()
+        got.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    assert got[0].keys() == got[1].keys() and len(got[0]) == 28
+    for name in got[0]:
+        torch.testing.assert_close(got[0][name], got[1][name], rtol=1e-4, atol=1e-7)
