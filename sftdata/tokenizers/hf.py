@@ -94,14 +94,27 @@ def _offline_error(repo_id: str, why: str) -> UsageError:
     )
 
 
+def _in_local_cache(repo_id: str) -> bool:
+    """Whether the Hugging Face cache has a folder for ``repo_id`` (checked without
+    importing transformers, so that an offline miss fails in milliseconds)."""
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    return os.path.isdir(os.path.join(hub, "models--" + repo_id.replace("/", "--")))
+
+
 def load_hub(repo_id: str) -> HFTokenizer:
     """A tokenizer by hub id: from the local HF cache, else downloaded when online."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if not _in_local_cache(repo_id):
+        if offline:
+            raise _offline_error(repo_id, "HF_HUB_OFFLINE is set and it is not in the local cache")
+        if not _hub_reachable():
+            raise _offline_error(repo_id, "the hub is not reachable (offline?) and it is not in the local cache")
     auto = _auto()
     try:
         return HFTokenizer(auto.from_pretrained(repo_id, local_files_only=True), repo_id)
     except (OSError, ValueError):
         pass
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    if offline:
         raise _offline_error(repo_id, "HF_HUB_OFFLINE is set and it is not in the local cache")
     if not _hub_reachable():
         raise _offline_error(repo_id, "the hub is not reachable (offline?) and it is not in the local cache")
