@@ -64,15 +64,13 @@ def main(argv: list[str] | None = None) -> None:
     except SftdataError as err:
         click.echo(f"Error: {err}", err=True)
         sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort; outputs are written atomically, so say so.
+        click.echo("Interrupted; no partial output was left behind.", err=True)
         sys.exit(130)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted; no partial output was left behind.", err=True)
-        sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
     sys.exit(0)
