@@ -110,8 +110,13 @@ def parse_tools(value: Any, field: str, issues: list[Issue]) -> tuple[ToolSpec, 
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             issues.append(Issue("wrong-type", "a tool spec needs a string 'name'", field=f"{field}[{i}]"))
             continue
+        description, parameters = spec.get("description"), spec.get("parameters")
+        if not (description is None or isinstance(description, str)) or not (parameters is None or isinstance(parameters, dict)):
+            issues.append(Issue("wrong-type", "a tool spec's 'description' must be a string and 'parameters' an object", field=f"{field}[{i}]"))
+            continue
         rest = {k: v for k, v in spec.items() if k not in ("name", "description", "parameters")}
-        specs.append(ToolSpec(name=spec["name"], description=spec.get("description"), parameters=spec.get("parameters"), extra=rest))
+        # Values parsed from JSON are JSON values: skip re-validating (often large) schemas.
+        specs.append(ToolSpec.model_construct(name=spec["name"], description=description, parameters=parameters, extra=rest))
     return tuple(specs)
 
 
@@ -148,8 +153,16 @@ def parse_calls(value: Any, field: str, issues: list[Issue]) -> tuple[ToolCall, 
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             issues.append(Issue("invalid-tool-call", "a function call needs a string 'name'", field=field))
             continue
-        calls.append(ToolCall(name=call["name"], arguments=parse_arguments(call.get("arguments", {})), id=call.get("id")))
+        calls.append(tool_call(call["name"], parse_arguments(call.get("arguments", {})), call.get("id"), field, issues))
     return tuple(calls)
+
+
+def tool_call(name: str, arguments: Any, ident: Any, field: str, issues: list[Issue]) -> ToolCall:
+    """A ToolCall from parsed JSON; built without re-validation (arguments are JSON already)."""
+    if ident is not None and not isinstance(ident, str):
+        issues.append(Issue("invalid-tool-call", f"a tool call id must be a string, got {ident!r}", field=field))
+        ident = None
+    return ToolCall.model_construct(name=name, arguments=arguments, id=ident)
 
 
 def dumps(value: Any) -> str:

@@ -131,8 +131,7 @@ class MessageCodec:
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 issues.append(Issue("invalid-tool-call", "a tool call needs function.name", field=f"{where}[{i}]"))
                 continue
-            ident = call.get("id")
-            calls.append(ToolCall(name=fn["name"], arguments=c.parse_arguments(fn.get("arguments", {})), id=ident if isinstance(ident, str) else None))
+            calls.append(c.tool_call(fn["name"], c.parse_arguments(fn.get("arguments", {})), call.get("id"), f"{where}[{i}]", issues))
         return tuple(calls)
 
     def decode_one(self, value: Any, where: str, media: Media, issues: list[Issue]) -> Message | None:
@@ -145,6 +144,8 @@ class MessageCodec:
             issues.append(Issue("unknown-role", f"unknown role {value.get('role')!r} (expected system, user, assistant or tool)", field=f"{where}.role"))
             return None
         raw = value.get("content")
+        if type(raw) is str and len(value) == 2 and not (media.lists and "<" in raw):
+            return Message(role=role, content=raw)  # type: ignore[arg-type]  # the common {role, content} message
         content: str | tuple[Part, ...]
         if raw is None:
             content = ""

@@ -93,3 +93,14 @@ def test_realdata_decodes_and_round_trips(realdata, name: str) -> None:
             assert [m.content for m in rec.prompt + rec.completion] == [m["content"] for m in row["messages"]]
         else:
             assert sum(len(m.media("image")) for m in rec.messages) == len(row["images"])
+
+
+def test_bad_tool_spec_and_call_id_are_issues_not_crashes() -> None:
+    with pytest.raises(RecordError) as info:
+        OPENAI.decode(
+            {
+                "messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": 7, "type": "function", "function": {"name": "f", "arguments": "{}"}}]}],
+                "tools": [{"type": "function", "function": {"name": "f", "description": 5}}],
+            }
+        )
+    assert [(i.code, i.field) for i in info.value.issues] == [("invalid-tool-call", "messages[0].tool_calls[0]"), ("wrong-type", "tools[0]")]
