@@ -19,6 +19,9 @@ learning rate, schedule and epoch; its own throughput is trained tokens / its
 ``train_runtime``. Each engine runs in a fresh subprocess so that its peak RSS is its own.
 The VM's speed drifts over minutes, so compare the ratios printed by one invocation; with
 ``--repeat N`` the engines alternate and medians are reported.
+
+Measured (``--rows 48 --batch 8``, 2-core VM under load): sftdata 44.5 trained tokens/s,
+TRL default 5.5 (8.0x), TRL group_by_length 5.5 (8.1x); peak RSS 2,349 / 5,055 / 5,040 MB.
 """
 
 from __future__ import annotations
