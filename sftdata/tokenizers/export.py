@@ -14,8 +14,10 @@ bytes with only lower ranks allowed ends in exactly two parts, and those are its
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import missing
@@ -62,8 +64,37 @@ def recover_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
     return [(a, b) for _, a, b in merges]
 
 
-def export_qwen_tokenizer(folder: str | os.PathLike[str]) -> Path:
-    """Write ``tokenizer.json`` and ``tokenizer_config.json`` for Qwen2.5 into ``folder``."""
+def _cache_file() -> Path:
+    from importlib.metadata import version
+
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sftdata"
+    return root / f"qwen2.5-tokenizer-{version('qwen-tokenizer')}-v2.json"
+
+
+@functools.lru_cache(maxsize=1)
+def qwen_tokenizer_json() -> str:
+    """The ``tokenizer.json`` text of the built-in qwen2.5 tokenizer.
+
+    Recovering the merges takes seconds, so the text is kept in the user's cache folder
+    (keyed by the qwen-tokenizer version) and in memory.
+    """
+    cache = _cache_file()
+    try:
+        return cache.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    text = _build_qwen_tokenizer_json()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:  # a read-only home: fine, just slower next time
+        pass
+    return text
+
+
+def _build_qwen_tokenizer_json() -> str:
     try:
         from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
         from tokenizers.models import BPE
@@ -85,9 +116,15 @@ def export_qwen_tokenizer(folder: str | os.PathLike[str]) -> Path:
     tok.decoder = decoders.ByteLevel()
     # the first 14 are "special" in Qwen2.5's config; all 22 are matched in text
     tok.add_tokens([AddedToken(t, normalized=False, special=i < 14) for i, t in enumerate(QWEN2_SPECIAL_TOKENS)])
+    return tok.to_str()
+
+
+def export_qwen_tokenizer(folder: str | os.PathLike[str]) -> Path:
+    """Write ``tokenizer.json`` and ``tokenizer_config.json`` for Qwen2.5 into ``folder``."""
+    text = qwen_tokenizer_json()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    tok.save(str(out / "tokenizer.json"))
+    (out / "tokenizer.json").write_text(text, encoding="utf-8")
     config = {
         "tokenizer_class": "Qwen2Tokenizer",
         "eos_token": "<|im_end|>",
@@ -101,3 +138,7 @@ def export_qwen_tokenizer(folder: str | os.PathLike[str]) -> Path:
     }
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return out
+
+
+#: built-in tokenizer name -> writer of its Hugging Face files (used by ``sftdata train``)
+EXPORTERS: dict[str, Callable[[str | os.PathLike[str]], Path]] = {"qwen2.5": export_qwen_tokenizer}

@@ -156,7 +156,10 @@ def save_tokenizer(tokenizer_src: Any, out: Path) -> list[str]:
                 shutil.copyfile(src, out / name)
                 written.append(name)
         return written
-    from .hf_tokenizer import EXPORTERS
+    from ..tokenizers.export import EXPORTERS
 
     exporter = EXPORTERS.get(getattr(tokenizer_src, "name", ""))
-    return exporter(out) if exporter is not None else []
+    if exporter is None:
+        return []
+    folder = exporter(out)
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("tokenizer"))
