@@ -120,14 +120,16 @@ def parse_tools(value: Any, field: str, issues: list[Issue]) -> tuple[ToolSpec, 
     return tuple(specs)
 
 
-def tool_spec_dict(spec: ToolSpec) -> dict[str, Any]:
+def tool_spec_dict(spec: ToolSpec, wrap: bool = False) -> dict[str, Any]:
+    """A tool spec as ``{name, description, parameters}``, or with ``wrap`` as OpenAI's
+    ``{"type": "function", "function": {...}}``."""
     out: dict[str, Any] = {"name": spec.name}
     if spec.description is not None:
         out["description"] = spec.description
     if spec.parameters is not None:
         out["parameters"] = spec.parameters
     out.update(spec.extra)
-    return out
+    return {"type": "function", "function": out} if wrap else out
 
 
 def parse_arguments(value: Any) -> Any:

@@ -122,7 +122,7 @@ _SCHEMA = TypeAdapter(Union[OpenAISFT, OpenAIPreference, OpenAIKTO])
 
 
 def tools_wire(record: Any) -> list[dict[str, Any]]:
-    return [{"type": "function", "function": c.tool_spec_dict(t)} for t in record.tools]
+    return [c.tool_spec_dict(t, wrap=True) for t in record.tools]
 
 
 class OpenAI(Format):

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, Union
 
+from ..formats._common import tool_spec_dict
 from ..record import KTORecord, Message, Modality, PreferenceRecord, PretrainRecord, Role, SFTRecord, ToolCall, ToolSpec
 
 TrainOn = Literal["all", "last", "everything"]
@@ -108,13 +109,7 @@ class ToolStyle:
     result_item: Turn = Turn("<tool_response>\n", "\n</tool_response>")
 
     def spec_json(self, spec: ToolSpec) -> str:
-        body: dict[str, Any] = {"name": spec.name}
-        if spec.description is not None:
-            body["description"] = spec.description
-        if spec.parameters is not None:
-            body["parameters"] = spec.parameters
-        body.update(spec.extra)
-        return _tojson({"type": "function", "function": body} if self.wrap_spec else body, self.spec_indent)
+        return _tojson(tool_spec_dict(spec, wrap=self.wrap_spec), self.spec_indent)
 
     def call_json(self, call: ToolCall) -> str:
         # Qwen2.5's template writes the name raw and the arguments through tojson.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import UsageError
+from ..formats._common import tool_spec_dict
 from ..record import Message, Role, ToolSpec
 from ..tokenizers import Tokenizer
 from .base import Conversation, Rendered, Span, TrainOn, _unpack
@@ -35,17 +36,6 @@ def message_dict(m: Message) -> dict[str, Any]:
     if m.name:
         out["name"] = m.name
     return out
-
-
-def tool_dict(spec: ToolSpec) -> dict[str, Any]:
-    """A tool spec as ``{"type": "function", "function": {...}}``."""
-    body: dict[str, Any] = {"name": spec.name}
-    if spec.description is not None:
-        body["description"] = spec.description
-    if spec.parameters is not None:
-        body["parameters"] = spec.parameters
-    body.update(spec.extra)
-    return {"type": "function", "function": body}
 
 
 def _environment() -> Any:
@@ -130,7 +120,7 @@ class HFTemplate:
         messages, specs = _unpack(record_or_messages, branch)
         specs = tuple(tools) if tools is not None else specs
         dicts = [message_dict(m) for m in messages]
-        tdicts = [tool_dict(s) for s in specs] or None
+        tdicts = [tool_spec_dict(s, wrap=True) for s in specs] or None
         full = self.text(dicts, tdicts)
         last = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1)
         trained: list[tuple[int, int]] = []
