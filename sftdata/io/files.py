@@ -83,23 +83,36 @@ def _read_jsonl(path: Path, compression: str | None = None) -> Iterator[tuple[Ro
             yield row, Source(name, lineno, "line")
 
 
-def _read_json(path: Path, compression: str | None = None) -> Iterator[tuple[Row, Source]]:
+def load_json_array(path: Path, compression: str | None = None) -> list[Any] | None:
+    """The elements of a ``.json`` dataset (an array, or one object as a one-element list).
+
+    Returns ``None`` when the file is really JSON Lines (common under a ``.json`` name),
+    so the caller reads it line by line instead; raises :class:`ReadError` with the line
+    of a syntax error otherwise.
+    """
     name = str(path)
     with open_binary(path, compression) as fh:
         data = fh.read()
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        # A .json file that is really JSON Lines is common; read it as such.
         if data.lstrip()[:1] == b"{" and b"\n{" in data:
-            yield from _read_jsonl(path, compression)
-            return
+            return None
         line = data[: exc.pos].count(b"\n") + 1
         raise ReadError(f"file is not valid JSON ({exc.msg}).", path=name, line=line, code="invalid-json", remedy="Check the file around that line (a missing comma or quote?).") from None
     if isinstance(value, dict):
-        value = [value]
+        return [value]
     if not isinstance(value, list):
         raise ReadError("a .json dataset must hold an array of objects or one object.", path=name, code="wrong-type", remedy="Wrap the records in [ ... ].")
+    return value
+
+
+def _read_json(path: Path, compression: str | None = None) -> Iterator[tuple[Row, Source]]:
+    name = str(path)
+    value = load_json_array(path, compression)
+    if value is None:
+        yield from _read_jsonl(path, compression)
+        return
     for i, row in enumerate(value, 1):
         if not isinstance(row, dict):
             raise ReadError(f"record {i} is a {type(row).__name__}, not an object.", path=name, line=i, code="wrong-type", remedy="Every element of the array must be a JSON object.")

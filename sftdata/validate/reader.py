@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import Issue, ReadError
+from ..errors import Issue
 from ..io import read_rows, suffix_of
-from ..io.files import open_binary
+from ..io.files import load_json_array, open_binary
 from ..record import Source
 
 
@@ -68,20 +68,10 @@ def read_jsonl(path: Path, compression: str | None = None) -> Iterator[RawRow]:
 
 def read_json(path: Path, compression: str | None = None) -> Iterator[RawRow]:
     name = str(path)
-    with open_binary(path, compression) as fh:
-        data = fh.read()
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        if data.lstrip()[:1] == b"{" and b"\n{" in data:  # JSON Lines in a .json file
-            yield from read_jsonl(path, compression)
-            return
-        line = data[: exc.pos].count(b"\n") + 1
-        raise ReadError(f"file is not valid JSON ({exc.msg}).", path=name, line=line, code="invalid-json", remedy="Check the file around that line (a missing comma or quote?).") from None
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise ReadError("a .json dataset must hold an array of objects or one object.", path=name, code="wrong-type", remedy="Wrap the records in [ ... ].")
+    value = load_json_array(path, compression)
+    if value is None:  # JSON Lines in a .json file
+        yield from read_jsonl(path, compression)
+        return
     for i, row in enumerate(value, 1):
         src = Source(name, i, "record")
         yield RawRow(row, src) if type(row) is dict else RawRow(None, src, orjson.dumps(row), _type_issue(row))
