@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
@@ -118,6 +118,20 @@ class Message(_Frozen):
     holding one text part is normalised to its string so that equal content compares
     equal. ``train`` overrides the template's default loss mask for this turn and
     ``weight`` scales its loss (``None`` means the trainer's default).
+
+    ``input_start`` keeps the layout of an alpaca user turn written as an ``instruction``
+    and an ``input``. The content is the text LLaMA-Factory trains on,
+    ``instruction + "\\n" + input``, and ``input_start`` is where the input begins in
+    :attr:`text` (after that ``"\\n"``; 0 when the instruction was empty; ``None`` when
+    there was no input). Like a record's provenance it is not part of the value: it is
+    left out of equality, hashing and serialisation, so the same text compares equal
+    however it was spelled. :meth:`split_input` gives the two halves back.
+
+    >>> m = Message(role="user", content="Translate\\nbonjour", input_start=10)
+    >>> m == Message(role="user", content="Translate\\nbonjour")
+    True
+    >>> m.split_input()
+    ((TextPart(type='text', text='Translate'),), (TextPart(type='text', text='bonjour'),))
     """
 
     role: Role
@@ -127,6 +141,7 @@ class Message(_Frozen):
     name: str | None = None
     train: bool | None = None
     weight: float | None = None
+    input_start: int | None = Field(default=None, ge=0, exclude=True)
 
     @field_validator("content", mode="after")
     @classmethod
@@ -137,6 +152,36 @@ class Message(_Frozen):
             if len(value) == 1 and isinstance(value[0], TextPart):
                 return value[0].text
         return value
+
+    @field_validator("input_start", mode="after")
+    @classmethod
+    def _input_start_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # Only runs when input_start is given: a split that does not cut the content into a
+        # non-empty instruction, the "\n" separator and a non-empty input is a caller's bug.
+        content = info.data.get("content")
+        if value is not None and content is not None and _split_at(content, value) is None:
+            raise ValueError(f"input_start={value} does not split the content into instruction + '\\n' + input")
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _value(self) == _value(other)  # type: ignore[arg-type]
+
+    def __hash__(self) -> int:
+        return hash(_value(self))
+
+    def split_input(self) -> tuple[tuple[Part, ...], tuple[Part, ...]] | None:
+        """``(instruction parts, input parts)`` of an alpaca user turn that had an input,
+        without the ``"\\n"`` that joined them; ``None`` when it had none.
+
+        Media parts stay on the side of the separator where the row put their placeholder.
+        A stale ``input_start`` (content replaced with ``model_copy``) that no longer
+        splits the content reads as no input.
+        """
+        if self.input_start is None:
+            return None
+        return _split_at(self.content, self.input_start)
 
     @property
     def parts(self) -> tuple[Part, ...]:
@@ -161,6 +206,38 @@ class Message(_Frozen):
             for p in self.content
             if p.type in MODALITIES and (modality is None or p.type == modality)
         ]  # type: ignore[misc]
+
+
+def _value(message: Message) -> tuple[Any, ...]:
+    """A message's value: every field but the ``input_start`` layout hint."""
+    return tuple(v for k, v in message.__dict__.items() if k != "input_start")
+
+
+def _split_at(content: str | tuple[Part, ...], at: int) -> tuple[tuple[Part, ...], tuple[Part, ...]] | None:
+    """Cut ``content`` at text offset ``at`` into the parts before the ``"\\n"`` at
+    ``at - 1`` and the parts from ``at`` on; ``None`` unless both sides are non-empty
+    (the instruction side may be empty only when ``at == 0``)."""
+    parts: tuple[Part, ...] = ((TextPart(text=content),) if content else ()) if isinstance(content, str) else content
+    cut = at - 1 if at else 0  # the instruction ends where the separator starts
+    head: list[Part] = []
+    tail: list[Part] = []
+    seen = 0  # text characters before the current part
+    for part in parts:
+        if not isinstance(part, TextPart):
+            # a media (or reasoning) part before the separator belongs to the instruction
+            (tail if seen >= at else head).append(part)
+            continue
+        text, start = part.text, seen
+        seen += len(text)
+        if at and start <= cut < seen and text[cut - start] != "\n":
+            return None
+        if start < cut:
+            head.append(TextPart(text=text[: cut - start]))
+        if seen > at:
+            tail.append(TextPart(text=text[max(at - start, 0) :]))
+    if seen < at or not tail or (at and not head):
+        return None
+    return tuple(head), tuple(tail)
 
 
 class _Record(_Frozen):

@@ -44,6 +44,14 @@ def split_placeholders(text: str, media: dict[Modality, list[str]], cursor: dict
     return tuple(parts)
 
 
+def text_length(text: str, media: dict[Modality, list[str]]) -> int:
+    """Length of ``text`` once :func:`split_placeholders` has turned the placeholders of
+    ``media``'s modalities into parts (the length of the decoded message's ``text``)."""
+    if "<" not in text:
+        return len(text)
+    return len(text) - sum(len(p) for p in _PLACEHOLDER_RE.findall(text) if _MODALITY_OF[p] in media)
+
+
 def media_lists(row: dict[str, Any], columns: dict[Modality, str], issues: list[Issue]) -> dict[Modality, list[str]]:
     """The row's media columns that are present, as lists of strings."""
     out: dict[Modality, list[str]] = {}

@@ -5,13 +5,15 @@
 >>> [(m.role, m.content) for m in rec.messages]
 [('user', 'hi'), ('assistant', 'hey'), ('user', 'Translate\\nbonjour'), ('assistant', 'hello')]
 >>> ALPACA.encode(rec)[0]
-{'instruction': 'Translate\\nbonjour', 'input': '', 'output': 'hello', 'history': [['hi', 'hey']]}
+{'instruction': 'Translate', 'input': 'bonjour', 'output': 'hello', 'history': [['hi', 'hey']]}
 
-The user turn is ``instruction + "\\n" + input`` (either part left out when empty), which
-is what LLaMA-Factory feeds the model; encoding puts the whole user turn in
-``instruction`` and writes ``input: ""``. So records round-trip exactly, while a row
-with a non-empty ``input`` comes back with it folded into ``instruction`` (the same
-text the model sees).
+The user turn's content is ``instruction + "\\n" + input`` (either part left out when
+empty): exactly the text LLaMA-Factory feeds the model, and what every other format
+receives. The user message also remembers where the input starts
+(:attr:`~sftdata.record.Message.input_start`, not part of the record's value), so
+encoding back to alpaca writes the two columns as they were read, and the ``alpaca``
+chat template can render its ``### Input:`` section. A record from another format has
+no such split: its whole user turn goes to ``instruction``, with ``input: ""``.
 
 Kinds: sft; preference (``chosen``/``rejected`` strings, LLaMA-Factory's ``ranking``);
 kto (a bool ``kto_tag`` column, ``label`` also accepted); pretrain (a ``text`` column).
@@ -69,7 +71,7 @@ class _Base(BaseModel):
 
 class AlpacaSFT(_Base):
     instruction: str
-    input: str = Field("", description='Appended to the instruction after "\\n" when not empty.')
+    input: str = Field("", description='Appended to the instruction after "\\n" when not empty (kept as its own column on a round trip).')
     output: str
 
 
@@ -196,8 +198,13 @@ class Alpaca(Format):
                     messages.append(Message(role="assistant", content=content(pair[1])))
         if not ((s.prompt and s.prompt in row) or (s.query and s.query in row)):
             issues.append(Issue("missing-field", f"no '{s.prompt}' column", field=s.prompt))
-        user = "\n".join(t for t in (_opt_str(row, s.prompt, issues), _opt_str(row, s.query, issues)) if t)
-        messages.append(Message(role="user", content=content(user)))
+        instruction, query = _opt_str(row, s.prompt, issues), _opt_str(row, s.query, issues)
+        if query:
+            # LLaMA-Factory's text, plus where the input starts so that encode can split it again
+            at = c.text_length(instruction, media) + 1 if instruction else 0
+            messages.append(Message(role="user", content=content(f"{instruction}\n{query}" if instruction else query), input_start=at))
+        else:
+            messages.append(Message(role="user", content=content(instruction)))
         tools = c.parse_tools(row.get(s.tools), s.tools, issues) if s.tools else ()
         kto_tag = self._kto_tag(row)
         extra = {k: v for k, v in row.items() if k not in self._known and k != kto_tag}
@@ -267,9 +274,15 @@ class Alpaca(Format):
             message_losses(assistant, lost)
             texts.append((c.join_placeholders(user, media), c.join_placeholders(assistant, media)))
         instruction, output = texts[-1]
+        query = ""
+        split = pairs[-1][0].split_input()
+        if split is not None and s.prompt and s.query:
+            # the turn was read as instruction + "\n" + input: write the two columns again
+            ignored: dict[Modality, list[str]] = {}  # the media were collected above, in order
+            instruction, query = (c.join_placeholders(Message(role="user", content=half), ignored) for half in split)
         row[s.prompt or s.query or "instruction"] = instruction
         if s.query and s.prompt:
-            row[s.query] = ""
+            row[s.query] = query
         if isinstance(record, PreferenceRecord):
             rejected = record.rejected[-1] if record.rejected else EMPTY_ASSISTANT
             for msg in (rejected,):

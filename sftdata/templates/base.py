@@ -141,8 +141,10 @@ class ChatTemplate:
         tools: how tools, calls and results render.
         media: placeholder text per modality.
         reasoning: wraps an assistant's reasoning part (``{}`` is the text).
-        input_system: alpaca's system prompt for a first user turn that has an input.
-        input_turn: alpaca's wrapper of that input.
+        input_system: alpaca's default system prompt for a conversation whose user turn
+            has an input (:meth:`~sftdata.record.Message.split_input`).
+        input_turn: alpaca's wrapper of that input, which then replaces the ``"\\n"`` that
+            joins it to the instruction in the message's content.
     """
 
     name: str
@@ -229,7 +231,7 @@ class ChatTemplate:
             text, from_template = self._content(own), False
         else:
             text, from_template = self.default_system, True
-            if self.input_system is not None and rest and rest[0].role == "user" and _has_input(rest[0]):
+            if self.input_system is not None and any(m.role == "user" and m.split_input() is not None for m in rest):
                 text = self.input_system
         if text is None and not specs:
             return segs
@@ -249,12 +251,13 @@ class ChatTemplate:
         segs.append((turn.prefix, m.role, False, True))
         segs.extend(system_segs)
         trained = m.train is True
-        if self.input_turn is not None and m.role == "user" and _has_input(m):
-            parts = [p for p in m.parts]
-            first = self._content(Message(role="user", content=tuple(parts[:1])))
-            segs.append((first, m.role, trained, False))
+        split = m.split_input() if self.input_turn is not None and m.role == "user" else None
+        if split is not None and self.input_turn is not None:
+            # alpaca's "### Input:" section replaces the "\n" that joined instruction and input
+            instruction, query = (self._content(Message(role="user", content=half)) for half in split)
+            segs.append((instruction, m.role, trained, False))
             segs.append((self.input_turn.prefix, m.role, False, True))
-            segs.append((self._content(Message(role="user", content=tuple(parts[1:]))), m.role, trained, False))
+            segs.append((query, m.role, trained, False))
             segs.append((self.input_turn.suffix, m.role, False, True))
         else:
             segs.append((self._content(m), m.role, trained, False))
@@ -288,11 +291,6 @@ class ChatTemplate:
             segs.append((item.suffix, "tool", False, True))
         segs.append((group.suffix, "tool", False, True))
         segs.append((group.after, "tool", False, True))
-
-
-def _has_input(m: Message) -> bool:
-    """Alpaca's input travels as a second text part of the first user message."""
-    return not isinstance(m.content, str) and len(m.content) >= 2 and all(p.type == "text" for p in m.content)
 
 
 def _unpack(obj: Conversation, branch: Literal["chosen", "rejected"]) -> tuple[tuple[Message, ...], tuple[ToolSpec, ...]]:

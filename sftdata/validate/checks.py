@@ -190,7 +190,9 @@ def check_content(ctx: Context) -> None:
             if section not in ("chosen", "rejected") and _blank(m):
                 ctx.add("empty-content", f"empty {m.role} message" if not m.text else f"whitespace-only {m.role} message", t.content_path)
             elif m.text and m.text != m.text.strip():
-                ctx.add("surrounding-whitespace", f"{m.role} content has leading or trailing whitespace", t.content_path)
+                # trailing whitespace of a two-field content (instruction + input) is in the second
+                end = t.where.content_end if m.text[-1].isspace() and not m.text[0].isspace() else None
+                ctx.add("surrounding-whitespace", f"{m.role} content has leading or trailing whitespace", end or t.content_path)
             if m.weight is not None and m.weight not in (0, 1):
                 ctx.add("invalid-weight", f"weight {m.weight} must be 0 or 1", t.path)
     if isinstance(ctx.record, PretrainRecord):

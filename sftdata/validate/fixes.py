@@ -94,7 +94,7 @@ def fix_spec(fmt: Any) -> FixSpec:
             tools_key=s.tools,
         )
     if getattr(fmt, "name", "") == "alpaca" and s is not None:
-        texts = tuple(k for k in (s.system, s.prompt, s.response, s.chosen, s.rejected) if k)
+        texts = tuple(k for k in (s.system, s.prompt, s.query, s.response, s.chosen, s.rejected) if k)
         return FixSpec(lists=(), text_fields=texts, label_keys=tuple(s.kto_tags), tools_key=s.tools)
     return FixSpec()
 

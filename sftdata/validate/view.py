@@ -23,11 +23,13 @@ Section = Literal["messages", "prompt", "chosen", "rejected", "completion"]
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Wire paths of one message: the message itself, its role and its content."""
+    """Wire paths of one message: the message itself, its role and its content, and
+    where the content ends when two fields make it (alpaca's ``instruction`` + ``input``)."""
 
     path: str
     role: str
     content: str
+    content_end: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +161,10 @@ def _alpaca_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
             base = f"{s.history}[{j // 2}][{j % 2}]"
             return Where(base, base, base)
         if j == 2 * pairs:
-            return column(s.prompt if s.prompt and row.get(s.prompt) else s.query)
+            first = column(s.prompt if s.prompt and row.get(s.prompt) else s.query)
+            if s.prompt and s.query and row.get(s.prompt) and row.get(s.query):
+                return Where(first.path, first.role, first.content, s.query)
+            return first
         return column(s.response)
 
     def locate(section: Section, index: int) -> Where:

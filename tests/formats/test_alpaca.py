@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 
 from sftdata.errors import RecordError
@@ -24,8 +25,9 @@ def test_instruction_and_input_join_with_newline() -> None:
         ),
         extra={"id": 3},
     )
+    assert (rec.messages[1].input_start, rec.messages[3].input_start) == (None, len("Translate\n"))
     assert ALPACA.encode(rec) == (
-        {"instruction": "Translate\nbonjour", "input": "", "output": "hello", "history": [["hi", "hey"]], "system": "Be brief.", "id": 3},
+        {"instruction": "Translate", "input": "bonjour", "output": "hello", "history": [["hi", "hey"]], "system": "Be brief.", "id": 3},
         [],
     )
 
@@ -33,6 +35,8 @@ def test_instruction_and_input_join_with_newline() -> None:
 def test_input_only_and_null_columns() -> None:
     rec = ALPACA.decode({"instruction": None, "input": "just input", "output": "ok", "system": None})
     assert rec == SFTRecord(messages=(Message(role="user", content="just input"), Message(role="assistant", content="ok")))
+    assert rec.messages[0].input_start == 0
+    assert ALPACA.encode(rec) == ({"instruction": "", "input": "just input", "output": "ok"}, [])
 
 
 def test_preference_kto_pretrain() -> None:
@@ -108,6 +112,6 @@ def test_realdata_round_trip(realdata, name: str) -> None:
         rec = ALPACA.decode(row)
         back, lost = ALPACA.encode(rec)
         assert lost == []
-        assert ALPACA.decode(back) == rec
+        assert orjson.dumps(back) == orjson.dumps(row)  # byte for byte, key order included
         user = "\n".join(t for t in (row["instruction"], row["input"]) if t)
         assert rec == SFTRecord(messages=(Message(role="user", content=user), Message(role="assistant", content=row["output"])))

@@ -48,10 +48,10 @@ def test_cli_xlsx_to_alpaca_with_rejects(tmp_path: Path) -> None:
     assert json.loads(proc.stdout) == {"from": "table", "to": "alpaca", "read": 4 + 1, "written": 4, "rejected": 1, "reject_codes": {"empty-cell": 1}, "losses": {}}
     rows = json.loads(out.read_text())
     assert rows == [
-        {"instruction": "Answer briefly.\nWhat is 2+2?", "input": "", "output": "4", "system": "You are terse.", "model": "m1"},
-        {"instruction": "Answer briefly.\nCapital of France?", "input": "", "output": "Paris", "system": "You are terse.", "model": "m1"},
-        {"instruction": "Answer briefly.\nGive JSON", "input": "", "output": '{"a": [1, 2]}', "system": "You are terse.", "model": "m2"},
-        {"instruction": "Answer briefly.\nLast", "input": "", "output": "2.5", "system": "You are terse."},
+        {"instruction": "Answer briefly.", "input": "What is 2+2?", "output": "4", "system": "You are terse.", "model": "m1"},
+        {"instruction": "Answer briefly.", "input": "Capital of France?", "output": "Paris", "system": "You are terse.", "model": "m1"},
+        {"instruction": "Answer briefly.", "input": "Give JSON", "output": '{"a": [1, 2]}', "system": "You are terse.", "model": "m2"},
+        {"instruction": "Answer briefly.", "input": "Last", "output": "2.5", "system": "You are terse."},
     ]
     (reject,) = [orjson.loads(line) for line in rej.read_bytes().splitlines()]
     assert reject["source"] == f"{src}:4" and reject["codes"] == ["empty-cell"]

@@ -167,12 +167,61 @@ def test_alpaca_stanford_prompts_with_and_without_input() -> None:
         "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
         "### Instruction:\nName a color.\n\n### Response:\nBlue.<|im_end|>\n\n"
     )
-    with_input = SFTRecord(messages=(Message(role="user", content=(TextPart(text="Translate."), TextPart(text="Bonjour"))), Message(role="assistant", content="Hello")))
+    with_input = SFTRecord(messages=(Message(role="user", content="Translate.\nBonjour", input_start=11), Message(role="assistant", content="Hello")))
     assert t.render(with_input).text == (
         "Below is an instruction that describes a task, paired with an input that provides further context. "
         "Write a response that appropriately completes the request.\n\n"
         "### Instruction:\nTranslate.\n\n### Input:\nBonjour\n\n### Response:\nHello<|im_end|>\n\n"
     )
+
+
+STANFORD_INPUT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\n\n"
+)
+STANFORD_PLAIN = "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
+
+
+def test_alpaca_template_renders_the_input_of_alpaca_rows() -> None:
+    """An alpaca row with an input renders Stanford's "### Input:" prompt; the same text
+    folded into the instruction (or from another format) renders the plain one."""
+    from sftdata.formats import get_format
+    from sftdata.tokenizers import get_tokenizer
+    from sftdata.tokens import count_record
+
+    tok = get_tokenizer("qwen2.5")
+    t = get_template("alpaca", tokenizer=tok)
+    alpaca = get_format("alpaca")
+    split = alpaca.decode({"instruction": "Translate to English.", "input": "bonjour", "output": "hello"})
+    folded = alpaca.decode({"instruction": "Translate to English.\nbonjour", "input": "", "output": "hello"})
+    r = t.render(split)
+    assert r.pieces() == [
+        (STANFORD_INPUT, Span(0, 159, False, "system", True)),
+        ("### Instruction:\n", Span(159, 176, False, "user", True)),
+        ("Translate to English.", Span(176, 197, False, "user", False)),
+        ("\n\n### Input:\n", Span(197, 210, False, "user", True)),
+        ("bonjour", Span(210, 217, False, "user", False)),
+        ("\n\n", Span(217, 219, False, "user", True)),
+        ("### Response:\n", Span(219, 233, False, "assistant", True)),
+        ("hello", Span(233, 238, True, "assistant", False)),
+        ("<|im_end|>", Span(238, 248, True, "assistant", True)),
+        ("\n\n", Span(248, 250, False, "assistant", True)),
+    ]
+    assert t.render(folded).text == STANFORD_PLAIN + "### Instruction:\nTranslate to English.\nbonjour\n\n### Response:\nhello<|im_end|>\n\n"
+    # Token counts: each run of equally-trained spans is tokenized on its own.
+    for rec, total in ((split, 46), (folded, 34)):
+        text = t.render(rec).text
+        prompt, answer = text.split("### Response:\n")
+        runs = [prompt + "### Response:\n", "hello<|im_end|>", "\n\n"]
+        assert sum(len(tok.encode(run)) for run in runs) == total
+        counts = count_record(rec, tok, t)
+        assert (counts.total, counts.trainable, counts.prompt) == (total, 2, total - 2)
+    # media stay where the row put them; an empty instruction still gets its heading
+    pic = alpaca.decode({"instruction": "", "input": "<image>What is this?", "output": "A cat.", "images": ["cat.jpg"]})
+    assert t.render(pic).text == STANFORD_INPUT + "### Instruction:\n\n\n### Input:\n<image>What is this?\n\n### Response:\nA cat.<|im_end|>\n\n"
+    # several text parts (e.g. OpenAI content blocks) are not an input
+    blocks = SFTRecord(messages=(Message(role="user", content=(TextPart(text="a"), TextPart(text="b"))), Message(role="assistant", content="c")))
+    assert t.render(blocks).text == STANFORD_PLAIN + "### Instruction:\nab\n\n### Response:\nc<|im_end|>\n\n"
 
 
 def test_unknown_template_suggests() -> None:
