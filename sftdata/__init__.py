@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "Record": "record",
     "RecordError": "errors",
     "RejectSink": "api",
+    "Rewrite": "rewrite",
     "Rendered": "templates",
     "SFTRecord": "record",
     "SftdataError": "errors",
@@ -108,6 +109,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .clean.filters import FilterReport, filter
     from .clean.split import SplitConfig, SplitReport, split
     from .detect import DetectResult, detect
+    from .rewrite import Rewrite
     from .errors import DataError, Issue, RecordError, SftdataError
     from .formats import get_format
     from .templates import Rendered, Span, Template, get_template

@@ -7,79 +7,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import orjson
+from typing import Any
 
 from .detect import DatasetInfo, DetectResult, detect
-from .errors import Issue, LossError, RecordError, UnsupportedKindError, UsageError
+from .errors import LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
 from .formats.fastpath import fast_path
-from .io import atomic_path, read_rows, write_rows
-from .record import Record, Source
-
-
-class RejectSink:
-    """Collects rejected rows: counts per reason code, and optionally a JSONL file where
-    each line holds the source location, the issues and the row verbatim.
-
-    Use as a context manager; the file is written atomically on close.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.counts: Counter[str] = Counter()
-        self.total = 0
-        self.first: list[str] = []
-        self._cm: Any = None
-        self._fh: IO[bytes] | None = None
-
-    def __enter__(self) -> "RejectSink":
-        if self.path is not None:
-            self._cm = atomic_path(self.path)
-            tmp = self._cm.__enter__()
-            self._fh = open(tmp, "wb")
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._cm.__exit__(*exc)
-
-    def add(self, row: Any, source: Source | None, error: RecordError, **detail: Any) -> None:
-        """Record one rejected row; ``detail`` keys (e.g. ``duplicate_of``) are written
-        into its JSONL line next to the reasons."""
-        self.total += 1
-        for issue in error.issues:
-            self.counts[issue.code] += 1
-        if len(self.first) < 5:
-            self.first.append(str(error))
-        if self._fh is not None:
-            self._fh.write(
-                orjson.dumps(
-                    {
-                        "source": str(source) if source else None,
-                        "line": source.line if source else None,
-                        "codes": sorted({i.code for i in error.issues}),
-                        "issues": [i.to_dict() for i in error.issues],
-                        **detail,
-                        "record": row,
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-
-
-    def reject(self, row: Any, source: Source | None, code: str, message: str, *, field: str | None = None, **detail: Any) -> None:
-        """Record a row dropped on purpose (a filter, a duplicate) with one reason code.
-
-        >>> sink = RejectSink()
-        >>> sink.reject({"text": "x"}, Source("a.jsonl", 3), "too-short", "2 characters < 10")
-        >>> sink.total, dict(sink.counts), sink.first
-        (1, {'too-short': 1}, ['a.jsonl:3: [too-short] 2 characters < 10'])
-        """
-        error = RecordError([Issue(code, message, field=field)], path=source.path if source else None, line=source.line if source else None)
-        self.add(row, source, error, **detail)
+from .io import atomic_path, read_rows, suffix_of, write_rows
+from .progress import Ticker, progress
+from .record import Record
+from .rejects import RejectSink
+from .rewrite import Rewrite, Steps
 
 
 def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:
@@ -116,10 +54,13 @@ def read(
         format, path = _dataset_info(path, dataset_info)
     if path is None:
         raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
-    fmt = _resolve(path, format)
+    return _read(path, _resolve(path, format), rejects)
+
+
+def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None) -> Iterator[Record]:
     decode = fmt.decode
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
-    for row, source in read_rows(path, json_cells=not getattr(fmt, "raw_cells", False)):
+    for row, source in read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position):
         try:
             yield decode(row, source)
         except RecordError as err:
@@ -195,6 +136,7 @@ def convert(
     register: str | os.PathLike[str] | None = None,
     name: str | None = None,
     dataset_info: DatasetInfo | None = None,
+    rewrite: Rewrite | None = None,
 ) -> ConvertResult:
     """Convert a file to another format.
 
@@ -210,6 +152,20 @@ def convert(
     (default: the output's stem) for the written file; see :mod:`sftdata.register`.
     ``dataset_info=(PATH, NAME)`` reads the source through a LLaMA-Factory
     ``dataset_info.json`` entry (``src`` may then be ``None``: the entry names the file).
+
+    ``rewrite`` (:class:`~sftdata.rewrite.Rewrite`) sets the record rewrites: tool-call
+    ids (filled by default for ``openai``) and relative media paths for a new folder
+    (off by default). On a terminal a progress bar (bytes read) shows on stderr.
+
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "in.jsonl").write_text(json.dumps({"conversations": [{"from": "human", "value": "Hi"},
+    ...     {"from": "function_call", "value": '{"name": "greet", "arguments": {}}'},
+    ...     {"from": "observation", "value": "hello"}, {"from": "gpt", "value": "Hello!"}]}) + "\\n")
+    >>> convert(d / "in.jsonl", d / "out.jsonl", to="openai").to_dict()["written"]
+    1
+    >>> [m.get("tool_calls", [{}])[0].get("id") or m.get("tool_call_id") for m in json.loads((d / "out.jsonl").read_text())["messages"]]
+    [None, 'call_1_0', 'call_1_0', None]
     """
     if dataset_info is not None:
         source_fmt, src = _dataset_info(src, dataset_info)
@@ -230,93 +186,109 @@ def convert(
         from .register import check_registrable
 
         check_registrable(register, dst, target, detection.kind if detection else "sft")
+    # LLaMA-Factory resolves an entry's media against its dataset_dir (media_dir's default)
+    input_dir = Path(dataset_info[0]).resolve().parent if dataset_info is not None else None
+    steps = (rewrite or Rewrite()).steps(target, src, dst, input_dir)
     n_workers = _parallel_workers(src, dst, workers)
-    if n_workers > 1:
-        result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection)
-    else:
-        result, kinds, columns = _convert_serial(src, dst, source_fmt, target, strict, rejects, detection, track=register is not None)
+    unit, total = _meter(src)
+    with progress(f"converting {Path(src).name}", total, unit) as ticker:
+        if n_workers > 1:
+            result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection, steps, ticker)
+        else:
+            job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit)
+            result, kinds, columns = job.run(src, dst)
     if register is not None:
         result.registered = _register(register, name or Path(dst).name.split(".")[0], dst, target, kinds, columns, detection)
     return result
 
 
-def _convert_serial(
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str],
-    source_fmt: Format,
-    target: Format,
-    strict: bool,
-    rejects: str | os.PathLike[str] | None,
-    detection: DetectResult | None,
-    track: bool,
-) -> tuple[ConvertResult, Counter[str], set[str]]:
-    counter = Counter[str]()
-    kinds = Counter[str]()
-    columns: set[str] = set()
-    with RejectSink(rejects) as sink:
-        def counted() -> Iterator[Record]:
-            for record in read(src, source_fmt, rejects=sink if rejects is not None else None):
-                counter["read"] += 1
-                if track:
-                    kinds[record.kind] += 1
-                yield record
+def _meter(src: str | os.PathLike[str]) -> tuple[Any, int | None]:
+    """The progress unit of an input: bytes for JSON/JSONL (total: the file size when
+    uncompressed), records for tables and folders."""
+    if Path(src).is_dir():
+        return "records", None
+    suffix, compression = suffix_of(src)
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        # .json arrays report a share of the (possibly compressed) file size
+        return "bytes", Path(src).stat().st_size if compression is None or suffix == ".json" else None
+    return "records", None
 
-        def tracked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-            for row in rows:
-                columns.update(row)
-                yield row
 
+@dataclass
+class _Serial:
+    """One process: rows through the fast path where it applies, else decode, rewrite
+    and encode (see :mod:`sftdata.formats.fastpath`); counts and rejects either way."""
+
+    source_fmt: Format
+    target: Format
+    strict: bool
+    rejects: str | os.PathLike[str] | None
+    detection: DetectResult | None
+    track: bool
+    steps: Steps
+    ticker: Ticker
+    unit: str
+    counter: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    columns: set[str] = field(default_factory=set)
+
+    def run(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> tuple[ConvertResult, Counter[str], set[str]]:
         losses = LossReport()
-        fast = fast_path(source_fmt, target)
-        if fast is not None:
-            rows = _fast_rows(src, source_fmt, target, fast, losses, strict, sink if rejects is not None else None, counter, kinds)
-        else:
-            rows = encode_all(counted(), target, losses, strict)
-        written = write_rows(tracked(rows) if track else rows, dst)
-    result = ConvertResult(
-        source_fmt.name,
-        target.name,
-        read=counter["read"] + sink.total,
-        written=written,
-        rejected=sink.total,
-        reject_codes=dict(sink.counts),
-        losses=losses.to_dict(),
-        detection=detection,
-    )
-    return result, kinds, columns
+        with RejectSink(self.rejects) as sink:
+            keep = sink if self.rejects is not None else None
+            position = self.ticker.update if self.unit == "bytes" else None
+            fast = fast_path(self.source_fmt, self.target)
+            if fast is not None:
+                rows = self._fast_rows(src, fast, losses, keep, position)
+            else:
+                rows = encode_all(self._records(src, keep, position), self.target, losses, self.strict)
+            written = write_rows(self._tracked(rows) if self.track else rows, dst)
+        result = ConvertResult(
+            self.source_fmt.name,
+            self.target.name,
+            read=self.counter["read"] + sink.total,
+            written=written,
+            rejected=sink.total,
+            reject_codes=dict(sink.counts),
+            losses=losses.to_dict(),
+            detection=self.detection,
+        )
+        return result, self.kinds, self.columns
 
+    def _records(self, src: str | os.PathLike[str], rejects: RejectSink | None, position: Any) -> Iterator[Record]:
+        steps, tick = self.steps, (self.ticker if position is None else None)
+        for record in _read(src, self.source_fmt, rejects, position):
+            self.counter["read"] += 1
+            if self.track:
+                self.kinds[record.kind] += 1
+            if tick is not None:
+                tick()
+            yield steps(record) if steps else record
 
-def _fast_rows(
-    src: str | os.PathLike[str],
-    source_fmt: Format,
-    target: Format,
-    fast: Any,
-    losses: LossReport,
-    strict: bool,
-    rejects: RejectSink | None,
-    counter: Counter[str],
-    kinds: Counter[str],
-) -> Iterator[dict[str, Any]]:
-    """Rows converted by the fast path where it applies, else by decode + encode
-    (see :mod:`sftdata.formats.fastpath`); counts and rejects as in the plain path."""
-    decode = source_fmt.decode
-    for row, source in read_rows(src):
-        out = fast(row)
-        if out is not None:
+    def _tracked(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            self.columns.update(row)
+            yield row
+
+    def _fast_rows(self, src: str | os.PathLike[str], fast: Any, losses: LossReport, rejects: RejectSink | None, position: Any) -> Iterator[dict[str, Any]]:
+        decode, steps, counter, kinds = self.source_fmt.decode, self.steps, self.counter, self.kinds
+        for row, source in read_rows(src, position=position):
+            out = fast(row)
+            if out is not None:
+                counter["read"] += 1
+                kinds["sft"] += 1
+                yield steps.wire(out) if steps else out
+                continue
+            try:
+                record = decode(row, source)
+            except RecordError as err:
+                if rejects is None:
+                    raise
+                rejects.add(row, source, err)
+                continue
             counter["read"] += 1
-            kinds["sft"] += 1
-            yield out
-            continue
-        try:
-            record = decode(row, source)
-        except RecordError as err:
-            if rejects is None:
-                raise
-            rejects.add(row, source, err)
-            continue
-        counter["read"] += 1
-        kinds[record.kind] += 1
-        yield from encode_all((record,), target, losses, strict)
+            kinds[record.kind] += 1
+            yield from encode_all((steps(record) if steps else record,), self.target, losses, self.strict)
 
 
 def _register(
@@ -369,11 +341,14 @@ def _convert_parallel(
     rejects: str | os.PathLike[str] | None,
     workers: int,
     detection: DetectResult | None,
+    steps: Steps,
+    ticker: Ticker,
 ) -> tuple[ConvertResult, Counter[str], set[str]]:
     from .parallel import convert_jsonl_parallel
 
     with RejectSink(rejects) as sink, atomic_path(dst) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
-        counts = convert_jsonl_parallel(Path(src), out, source_fmt, target, strict=strict, rejects=sink if rejects is not None else None, workers=workers)
+        keep = sink if rejects is not None else None
+        counts = convert_jsonl_parallel(Path(src), out, source_fmt, target, strict=strict, rejects=keep, workers=workers, steps=steps, advance=ticker)
     result = ConvertResult(
         source_fmt.name,
         target.name,

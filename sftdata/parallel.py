@@ -19,7 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +29,7 @@ import orjson
 from .errors import Issue, LossError, ReadError, RecordError, SftdataError
 from .formats import Format
 from .record import Source
+from .rewrite import Steps
 
 MIN_BYTES = 32 << 20  # below this, starting processes costs more than it saves
 CHUNK_BYTES = 4 << 20
@@ -39,6 +40,7 @@ class ChunkResult:
     """What one worker sends back for one byte range (all line numbers are local, 1-based)."""
 
     output: bytes = b""
+    size: int = 0  #: bytes of input in the range (for the progress bar)
     lines: int = 0
     written: int = 0
     rejects: list[tuple[int, Any, tuple[Issue, ...]]] = field(default_factory=list)
@@ -52,10 +54,10 @@ class ChunkResult:
 _STATE: dict[str, Any] = {}
 
 
-def _init(path: str, source_fmt: Format, target: Format, strict: bool, keep_rejects: bool) -> None:
+def _init(path: str, source_fmt: Format, target: Format, strict: bool, keep_rejects: bool, steps: Steps) -> None:
     from .formats.fastpath import fast_path
 
-    _STATE.update(path=path, source=source_fmt, target=target, strict=strict, keep=keep_rejects, fast=fast_path(source_fmt, target))
+    _STATE.update(path=path, source=source_fmt, target=target, strict=strict, keep=keep_rejects, fast=fast_path(source_fmt, target), steps=steps)
 
 
 def _convert_range(span: tuple[int, int]) -> ChunkResult:
@@ -66,10 +68,11 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     strict: bool = _STATE["strict"]
     keep: bool = _STATE["keep"]
     fast = _STATE["fast"]
+    steps: Steps = _STATE["steps"]
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
-    result = ChunkResult(lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
+    result = ChunkResult(size=end - start, lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
     loads, dumps, nl = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     out: list[bytes] = []
     losses, kinds, columns = result.losses, result.kinds, result.columns
@@ -85,6 +88,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
             result.error = ("ReadError", f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", None, 'Wrap the value in an object, e.g. {"text": ...}.')
             break
         if fast is not None and (encoded := fast(row)) is not None:
+            if steps:
+                encoded = steps.wire(encoded)
             kinds["sft"] += 1
             columns.update(encoded)
             out.append(dumps(encoded, option=nl))
@@ -93,6 +98,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
             # No Source: the record lives only until it is encoded below, and every
             # error is located with this range's own line numbers by the parent.
             record = decode(row, None)
+            if steps:
+                record = steps(record)
         except RecordError as err:
             if not keep:
                 result.error = ("RecordError", err.message, lineno, err.code, err.field, err.remedy)
@@ -158,17 +165,29 @@ class ParallelCounts:
     columns: set[str] = field(default_factory=set)
 
 
-def convert_jsonl_parallel(src: Path, out: IO[bytes], source_fmt: Format, target: Format, *, strict: bool, rejects: Any, workers: int) -> ParallelCounts:
+def convert_jsonl_parallel(
+    src: Path,
+    out: IO[bytes],
+    source_fmt: Format,
+    target: Format,
+    *,
+    strict: bool,
+    rejects: Any,
+    workers: int,
+    steps: Steps | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> ParallelCounts:
     """Convert ``src`` (JSONL) into ``out`` with ``workers`` processes, in file order.
 
     ``rejects`` is a :class:`~sftdata.api.RejectSink` or ``None`` (then the first record
-    that does not decode raises, as in one process).
+    that does not decode raises, as in one process). ``steps`` are the record rewrites
+    (:mod:`sftdata.rewrite`); ``advance(n)`` is told the input bytes of each range done.
     """
     path = str(src)
     counts = ParallelCounts()
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     base = 0
-    with ctx.Pool(workers, initializer=_init, initargs=(path, source_fmt, target, strict, rejects is not None)) as pool:
+    with ctx.Pool(workers, initializer=_init, initargs=(path, source_fmt, target, strict, rejects is not None, steps or Steps())) as pool:
         try:
             # imap keeps file order; each worker holds one range at a time, so memory
             # stays near workers x CHUNK_BYTES.
@@ -184,6 +203,8 @@ def convert_jsonl_parallel(src: Path, out: IO[bytes], source_fmt: Format, target
                 counts.kinds.update(result.kinds)
                 counts.columns |= result.columns
                 base += result.lines
+                if advance is not None:
+                    advance(result.size)
         finally:
             pool.terminate()
     return counts

@@ -22,7 +22,8 @@ from ..formats import Format
 from ..io import suffix_of
 from ..parallel import spans
 from ..record import Source
-from ._stream import PathLike, progress
+from ..progress import progress
+from ._stream import PathLike
 from .index import Fingerprints, MatchConfig, _Accumulator
 from .sketch import _np
 
@@ -108,7 +109,7 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     labels: list[Any] | None = [] if label is not None else None
     failed: dict[int, RecordError] = {}
     rows = base = 0
-    with progress(f"fingerprinting {path}", total=Path(path).stat().st_size) as advance, ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool:
+    with progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance, ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool:
         try:
             for (start, end), chunk in zip(spans(Path(path), CHUNK_BYTES), pool.imap(_work, spans(Path(path), CHUNK_BYTES), chunksize=1)):
                 if chunk.error is not None:

@@ -10,9 +10,7 @@ step did not decide to drop can be lost by a round trip through another format.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,22 +62,6 @@ def require_sink(error: RecordError, has_sink: bool) -> None:
     """Without a rejects file an undecodable row stops the step (as in ``convert``)."""
     if not has_sink:
         raise error
-
-
-@contextmanager
-def progress(label: str, total: int | None = None) -> Iterator[Any]:
-    """A rich progress bar on a terminal; otherwise a no-op advance function."""
-    if not sys.stderr.isatty():
-        yield lambda n=1: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from rich.console import Console
-
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n=1: bar.advance(task, n)
 
 
 def counted(rows: Iterable[Row], counter: list[int]) -> Iterator[Row]:

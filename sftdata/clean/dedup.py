@@ -25,7 +25,8 @@ import orjson
 from ..api import RejectSink
 from ..formats import Format
 from ..io import atomic_path
-from ._stream import PathLike, lines, progress, resolve_format, write_kept
+from ..progress import progress
+from ._stream import PathLike, lines, resolve_format, write_kept
 from .index import Fingerprints, MatchConfig, Matches, fingerprint, match
 from .sketch import _np
 from .views import view_text

@@ -26,7 +26,8 @@ from ..api import RejectSink
 from ..formats import Format
 from ..io import write_rows
 from ..record import Message, PretrainRecord, Record, conversation
-from ._stream import PathLike, counted, items, progress, resolve_format
+from ..progress import progress
+from ._stream import PathLike, counted, items, resolve_format
 from .views import View, message_text, plain_text
 
 if TYPE_CHECKING:  # pragma: no cover

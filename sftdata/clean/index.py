@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import RecordError
 from ..formats import Format
 from ..record import Record
-from ._stream import PathLike, items, lines, progress
+from ..progress import progress
+from ._stream import PathLike, items, lines
 from .sketch import SketchConfig, Sketcher, _np, jaccard
 from .views import Norm, View, normalize, view_text
 

@@ -27,7 +27,8 @@ from typing import Any, Literal
 from ..api import RejectSink
 from ..errors import UsageError
 from ..formats import Format
-from ._stream import PathLike, lines, progress, resolve_format, write_kept
+from ..progress import progress
+from ._stream import PathLike, lines, resolve_format, write_kept
 from .index import MatchConfig, fingerprint, match
 from .sketch import _np
 

@@ -36,6 +36,9 @@ _DATASET_INFO = click.option(
 @click.option("--register", "register", type=click.Path(), default=None, metavar="DATASET_INFO_JSON", help="Add (or update) the output's entry in this LLaMA-Factory dataset_info.json.")
 @click.option("--name", default=None, help="Entry name for --register (default: the output file's stem).")
 @_DATASET_INFO
+@click.option("--tool-ids/--no-tool-ids", "tool_ids", default=None, help="Give tool calls without an id a stable one (call_<message>_<k>) and each tool result its call's id. Default: on for --to openai, off otherwise.")
+@click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Folder that relative media paths in INPUT are relative to (default: INPUT's folder). Turns on media path rewriting.")
+@click.option("--media-base", type=click.Path(file_okay=False), default=None, help="Rewrite relative media paths to be relative to this folder (default with --media-root: the output's folder); URLs and absolute paths are kept.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert_cmd(
     input: str | None,
@@ -52,6 +55,9 @@ def convert_cmd(
     register: str | None,
     name: str | None,
     dataset_info: tuple[str, str] | None,
+    tool_ids: bool | None,
+    media_root: str | None,
+    media_base: str | None,
     as_json: bool,
 ) -> None:
     """Convert INPUT to another format.
@@ -62,8 +68,10 @@ def convert_cmd(
       sftdata convert data.json -o data.jsonl --to openai
       sftdata convert answers.xlsx -o train.json --to alpaca --map input=A --map output=B --instruction "Answer briefly."
       sftdata convert --dataset-info data/dataset_info.json kto_en_demo -o kto.jsonl --to trl
+      sftdata convert data/mllm.json -o out/mllm.jsonl --to openai --media-base out/
     """
     from ..api import convert
+    from ..rewrite import Rewrite
 
     if input is None and dataset_info is None:
         raise UsageError("missing INPUT.", remedy="Give an input file, or --dataset-info PATH NAME.")
@@ -78,7 +86,8 @@ def convert_cmd(
         source = TableFormat.for_file(input, TableMapping.parse(maps, sets, instruction=instruction, system=system))
     if name is not None and register is None:
         raise UsageError("--name needs --register DATASET_INFO_JSON.", remedy="Add --register path/to/dataset_info.json.")
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info)
+    rewrite = Rewrite(tool_call_ids=tool_ids, media_root=media_root, media_base=media_base)
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite)
     input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())

@@ -60,6 +60,9 @@ class Format:
     summary: ClassVar[str] = ""
     #: Canonical features the format has no place for (shown by ``sftdata formats``).
     cannot_carry: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``convert`` fills missing tool-call ids by default when writing this
+    #: format (formats that pair tool results with calls by id; see formats.toolids).
+    pairs_tools_by_id: ClassVar[bool] = False
 
     def detect(self, row: Row) -> Detection:
         """Score one raw row."""

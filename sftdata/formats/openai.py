@@ -136,6 +136,9 @@ class OpenAI(Format):
         "multi-message KTO completions",
     )
     codec = MessageCodec("openai")
+    # OpenAI's Chat Completions API rejects a tool message without tool_call_id, and its
+    # fine-tuning examples give every call an id: convert fills missing ones by default.
+    pairs_tools_by_id = True
 
     def _kto_tag(self, row: Row) -> str | None:
         return next((t for t in KTO_TAGS if isinstance(row.get(t), bool)), None)

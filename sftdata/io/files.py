@@ -61,11 +61,27 @@ def open_binary(path: Path, compression: str | None) -> IO[bytes]:
     return open(path, "rb", buffering=1 << 20)
 
 
-def _read_jsonl(path: Path, compression: str | None = None) -> Iterator[tuple[Row, Source]]:
+#: ``position(n)``: ``n`` bytes of the file (uncompressed) have been read so far.
+Position = Callable[[int], None]
+_EVERY = 1024  # lines (or records) between two position reports
+
+
+def _metered(lines: Iterable[bytes], position: Position) -> Iterator[bytes]:
+    done = 0
+    for i, line in enumerate(lines, 1):
+        done += len(line)
+        if not i % _EVERY:
+            position(done)
+        yield line
+    position(done)
+
+
+def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
     name = str(path)
     loads = orjson.loads
     with open_binary(path, compression) as fh:
-        for lineno, line in enumerate(fh, 1):
+        # the meter is a generator layer: only when someone watches (a terminal)
+        for lineno, line in enumerate(fh if position is None else _metered(fh, position), 1):
             if not line.strip():
                 continue
             try:
@@ -107,32 +123,39 @@ def load_json_array(path: Path, compression: str | None = None) -> list[Any] | N
     return value
 
 
-def _read_json(path: Path, compression: str | None = None) -> Iterator[tuple[Row, Source]]:
+def _read_json(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
     name = str(path)
     value = load_json_array(path, compression)
     if value is None:
-        yield from _read_jsonl(path, compression)
+        yield from _read_jsonl(path, compression, position)
         return
+    # The array is parsed at once: report the share of records done, in bytes.
+    size, n = path.stat().st_size, max(len(value), 1)
     for i, row in enumerate(value, 1):
         if not isinstance(row, dict):
             raise ReadError(f"record {i} is a {type(row).__name__}, not an object.", path=name, line=i, code="wrong-type", remedy="Every element of the array must be a JSON object.")
+        if position is not None and (not i % _EVERY or i == n):
+            position(size * i // n)
         yield row, Source(name, i, "record")
 
 
-def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True) -> Iterator[tuple[Row, Source]]:
+def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
     """Rows of any supported file, each with its provenance.
 
     ``json_cells=False`` keeps CSV/xlsx cells as written instead of applying the
     JSON-cell rule (the spreadsheet column mapping wants answers verbatim).
+    ``position`` (JSON and JSON Lines files only) is called every 1,024 rows and at the
+    end with the bytes read so far (uncompressed; for a ``.json`` array, the
+    file size times the share of records done), for a progress bar.
     """
     p = Path(path)
     if not p.exists():
         raise UsageError(f"file not found: {p}", remedy="Check the path.")
     suffix, compression = suffix_of(p)
     if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(p, compression)
+        return _read_jsonl(p, compression, position)
     if suffix == ".json":
-        return _read_json(p, compression)
+        return _read_json(p, compression, position)
     _load_optional_io()
     reader = _READERS.get(suffix)
     if reader is None:

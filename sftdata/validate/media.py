@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from ..mediapaths import REMOTE as _REMOTE
+from ..mediapaths import resolve
 from .checks import Context
-
-_REMOTE = ("http://", "https://", "data:", "s3://", "gs://")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -33,13 +33,6 @@ def _decode_error(path: str) -> str | None:
     except Exception as exc:  # Pillow raises many types for corrupt files
         return f"{type(exc).__name__}: {exc}"
     return None
-
-
-def resolve(url: str, base_dir: Path | None, media_root: Path | None) -> Path:
-    p = Path(url)
-    if p.is_absolute():
-        return p
-    return (media_root or base_dir or Path.cwd()) / p
 
 
 def check_media(ctx: Context) -> None:
