@@ -24,7 +24,7 @@ from ..parallel import spans
 from ..record import Source
 from ..progress import progress
 from ._stream import PathLike
-from .index import Fingerprints, MatchConfig, _Accumulator
+from .index import Fingerprints, MatchConfig, _Accumulator, viewer
 from .sketch import _np
 
 MIN_BYTES = 16 << 20  # below this, starting processes costs more than it saves
@@ -70,7 +70,7 @@ def _init(path: str, fmt: Format, config: MatchConfig, label: str | None) -> Non
 def _work(span: tuple[int, int]) -> _Chunk:
     start, end = span
     path: str = _STATE["path"]
-    decode = _STATE["fmt"].decode
+    text = viewer(_STATE["fmt"], _STATE["config"].view)
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
@@ -88,7 +88,7 @@ def _work(span: tuple[int, int]) -> _Chunk:
             chunk.error = (f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", 'Wrap the value in an object, e.g. {"text": ...}.')
             break
         try:
-            acc.add(row, lineno, decode(row, Source(path, lineno, "line")), None)
+            acc.add(row, lineno, text(row, Source(path, lineno, "line")), None)
         except RecordError as err:
             acc.add(row, lineno, None, err)
     chunk.keys = acc.keys()

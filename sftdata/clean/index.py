@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import RecordError
 from ..formats import Format
 from ..record import Record
+from ..io import read_rows
 from ..progress import progress
-from ._stream import PathLike, items, lines
+from ..record import Source
+from ._stream import PathLike, lines
+from .rawview import raw_view
 from .sketch import SketchConfig, Sketcher, _np, jaccard
 from .views import Norm, View, normalize, view_text
 
@@ -76,6 +79,21 @@ class MatchConfig:
         return normalize(view_text(record, self.view), self.norms)
 
 
+def viewer(fmt: Format, view: View) -> Callable[[dict[str, Any], Source], str]:
+    """``row, source -> view text``: read off plain rows directly (:mod:`.rawview`),
+    decoded otherwise; raises :class:`RecordError` for a row that does not decode."""
+    fast, decode = raw_view(fmt, view), fmt.decode
+
+    def text(row: dict[str, Any], source: Source) -> str:
+        if fast is not None:
+            found = fast(row)
+            if found is not None:
+                return found
+        return view_text(decode(row, source), view)
+
+    return text
+
+
 @dataclass
 class Fingerprints:
     """Pass-1 result for one file: row ``i`` describes the file's ``i``-th row."""
@@ -119,18 +137,19 @@ class _Accumulator:
         self.cache: list[Any] | None = [] if config.mode == "near" and config.cache_mb > 0 else None
         self.cache_room = config.cache_mb << 20
 
-    def add(self, row: dict[str, Any], line: int, record: Record | None, error: RecordError | None) -> None:
+    def add(self, row: dict[str, Any], line: int, raw: str | None, error: RecordError | None) -> None:
+        """One row: its view text ``raw``, or the ``error`` that kept it from decoding."""
         idx = len(self.lengths)
         self.lines.append(line)
         if self.labels is not None:
             self.labels.append(row.get(self.label))  # type: ignore[arg-type]
-        if record is None:
+        if raw is None:
             self.failed[idx] = error  # type: ignore[assignment]
             self.lengths.append(0)
         else:
-            raw = view_text(record, self.config.view)
             self.lengths.append(len(raw))
-            text = normalize(raw, self.config.norms)
+            # Near mode normalises a whole batch at once while shingling (see fold.py).
+            text = raw if self.sketcher is not None else normalize(raw, self.config.norms)
             if text:  # an empty view is never a duplicate: its keys stay zero
                 self.texts.append(text)
                 self.slots.append(idx)
@@ -144,7 +163,7 @@ class _Accumulator:
         if self.texts:
             rel = np.asarray(self.slots) - self.done
             if self.sketcher is not None:
-                batch = self.sketcher.shingle(self.texts)
+                batch = self.sketcher.shingle(self.texts, self.config.norms)
                 block[rel] = self.sketcher.band_keys(batch)
                 self._keep(batch, rel, size)
             else:
@@ -190,9 +209,13 @@ def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str 
     if _parallel.worth_it(path, workers):
         return _parallel.fingerprint_parallel(path, fmt, config, label, workers or _parallel.default_workers())
     acc = _Accumulator(config, label)
+    text = viewer(fmt, config.view)
     with progress(f"fingerprinting {path}") as advance:
-        for item in items(path, fmt):
-            acc.add(item.row, item.source.line, item.record, item.error)
+        for row, source in read_rows(path):
+            try:
+                acc.add(row, source.line, text(row, source), None)
+            except RecordError as err:
+                acc.add(row, source.line, None, err)
             advance()
     np = acc.np
     keys = acc.keys()
@@ -320,16 +343,16 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
             batch: list[tuple[int, str]] = []
 
             def emit() -> Iterator[tuple[int, Any]]:
-                shingled = sketcher.shingle([t for _, t in batch])
+                shingled = sketcher.shingle([t for _, t in batch], config.norms)
                 for pos, (gi, _) in enumerate(batch):
                     yield gi, shingled.set(pos)
                 batch.clear()
 
             with progress(f"verifying candidates in {fp.path}", total=len(rest)) as advance:
-                decode = fp.fmt.decode
+                text = viewer(fp.fmt, config.view)
                 for line in lines(fp.path):
                     if line.idx in rest and line.idx not in fp.failed:
-                        batch.append((offset + line.idx, config.text(decode(line.row, line.source))))
+                        batch.append((offset + line.idx, text(line.row, line.source)))
                         advance()
                         if len(batch) >= config.batch_size:
                             yield from emit()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import missing
+from .views import Norm, normalize
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -35,6 +36,7 @@ Unit = Literal["auto", "word", "char"]
 UNITS: tuple[Unit, ...] = ("auto", "word", "char")
 
 _P = 0x100000001B3  # odd, so invertible modulo 2**64
+_P_INV = pow(_P, -1, 1 << 64)
 # Mixing constants (splitmix64 finalizer) and per-position n-gram multipliers.
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _POS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63)
@@ -145,8 +147,10 @@ class Sketcher:
         np = _np()
         self._np = np
         self._pow = np.ones(1, dtype=np.uint64)
-        # Character classes of the Basic Multilingual Plane: bit 0 space, bit 1 CJK.
-        classes = np.zeros(0x10000, dtype=np.uint8)
+        self._inv = np.ones(1, dtype=np.uint64)
+        # Character classes of every code point: bit 0 space, bit 1 CJK (supplementary
+        # planes are letters: one byte each, so a lookup needs no clamping pass).
+        classes = np.zeros(0x110000, dtype=np.uint8)
         classes[list(_SPACES)] = 1
         classes[0x2000:0x200B] = 1
         for lo, hi in _CJK:
@@ -154,15 +158,17 @@ class Sketcher:
                 classes[lo : hi + 1] = 2
         self._classes = classes
 
-    def _powers(self, n: int) -> "np.ndarray":
-        """``P**k`` for k < n (grown on demand; n is the longest word, not the text)."""
+    def _powers(self, n: int) -> tuple["np.ndarray", "np.ndarray"]:
+        """``P**k`` and ``P**-k`` (mod 2**64) for k < n, grown on demand."""
         np = self._np
         if len(self._pow) < n:
-            steps = np.full(max(n, 2 * len(self._pow)), _P, dtype=np.uint64)
-            steps[0] = 1
+            size = max(n, 2 * len(self._pow))
             with np.errstate(over="ignore"):
-                self._pow = np.cumprod(steps, dtype=np.uint64)
-        return self._pow
+                for attr, base in (("_pow", _P), ("_inv", _P_INV)):
+                    steps = np.full(size, base, dtype=np.uint64)
+                    steps[0] = 1
+                    setattr(self, attr, np.cumprod(steps, dtype=np.uint64))
+        return self._pow, self._inv
 
     def _mix(self, x: "np.ndarray") -> "np.ndarray":
         np = self._np
@@ -172,8 +178,38 @@ class Sketcher:
         x = x * np.uint64(_M2)
         return x ^ (x >> np.uint64(31))
 
-    def shingle(self, texts: list[str]) -> ShingleBatch:
-        """Shingle hashes of every text (see the module docstring for the rules).
+    def _codes(self, texts: list[str]) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+        """Code points of the texts, each followed by a line break so that no word
+        crosses two texts; and each text's length and start offset."""
+        np = self._np
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        codes = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le"), dtype=np.uint32)
+        starts = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths + 1, out=starts[1:])
+        return codes, lengths, starts
+
+    def _normalized_codes(self, texts: list[str], norms: frozenset[Norm]) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+        """Code points of ``normalize(text, norms)`` for every text: a table lookup for
+        texts of simple characters, ``normalize`` itself for the others (see :mod:`.fold`)."""
+        from .fold import folding
+
+        np = self._np
+        fold = folding(norms)
+        codes, lengths, starts = self._codes(texts)
+        slow = np.flatnonzero(np.add.reduceat(fold.slow[codes], starts[:-1], dtype=np.int64))
+        if not len(slow):
+            return fold.table[codes], lengths, starts
+        texts = list(texts)
+        for i in slow.tolist():
+            texts[i] = normalize(texts[i], norms)
+        codes, lengths, starts = self._codes(texts)
+        keep = np.zeros(len(texts), dtype=bool)
+        keep[slow] = True
+        return np.where(np.repeat(keep, lengths + 1), codes, fold.table[codes]), lengths, starts
+
+    def shingle(self, texts: list[str], norms: frozenset[Norm] = frozenset()) -> ShingleBatch:
+        """Shingle hashes of every text, after ``normalize(text, norms)`` (see the module
+        docstring for the rules).
 
         Whitespace only separates words (word shingles) and is skipped by character
         shingles, so runs of spaces or line breaks never change a text's shingles.
@@ -181,13 +217,8 @@ class Sketcher:
         np = self._np
         cfg = self.config
         n_texts = len(texts)
-        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n_texts)
-        # One separator after each text, so that no word crosses two texts.
-        codes = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le"), dtype=np.uint32)
-        starts = np.zeros(n_texts + 1, dtype=np.int64)
-        np.cumsum(lengths + 1, out=starts[1:])
-        owner = np.repeat(np.arange(n_texts), lengths + 1)
-        cls = self._classes[np.minimum(codes, 0xFFFF)]
+        codes, lengths, starts = self._normalized_codes(texts, norms) if norms else self._codes(texts)
+        cls = self._classes[codes]
         solid = (cls & 1) == 0
         if cfg.unit == "auto":
             # CJK and non-space characters per text (every segment holds at least its
@@ -199,10 +230,17 @@ class Sketcher:
             char_mode = np.full(n_texts, cfg.unit == "char")
         pieces: list[tuple["np.ndarray", "np.ndarray"]] = []
         with np.errstate(over="ignore"):
-            if (~char_mode).any():
-                pieces.append(self._word_shingles(codes, solid & ~char_mode[owner], owner, n_texts))
-            if char_mode.any():
-                pieces.append(self._char_shingles(codes, solid & char_mode[owner], owner, n_texts))
+            if char_mode.all():
+                char_mask = solid
+            elif char_mode.any():
+                in_char = np.repeat(char_mode, lengths + 1)
+                char_mask = solid & in_char
+                pieces.append(self._word_shingles(codes, solid & ~in_char, starts, n_texts))
+            else:
+                char_mask = None
+                pieces.append(self._word_shingles(codes, solid, starts, n_texts))
+            if char_mask is not None:
+                pieces.append(self._char_shingles(codes, char_mask, starts, n_texts))
         if len(pieces) == 1:
             flat, rec = pieces[0]
         else:
@@ -232,26 +270,35 @@ class Sketcher:
         use = valid | short
         return np.where(short, units, gram)[use], unit_rec[use]
 
-    def _word_shingles(self, codes: "np.ndarray", mask: "np.ndarray", owner: "np.ndarray", n_texts: int) -> tuple["np.ndarray", "np.ndarray"]:
+    def _word_shingles(self, codes: "np.ndarray", mask: "np.ndarray", starts: "np.ndarray", n_texts: int) -> tuple["np.ndarray", "np.ndarray"]:
+        """A word's hash is ``mix(sum(code[s + k] * P**k))`` over its characters, taken
+        from one prefix sum over the whole batch: ``(S[e] - S[s]) * P**-s`` (P is odd,
+        so invertible modulo 2**64). No per-character gathers, whatever the word lengths."""
         np = self._np
-        idx = np.flatnonzero(mask)
-        if not len(idx):
+        n = len(codes)
+        pw, inv = self._powers(n)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.multiply(codes, pw[:n], out=prefix[1:])
+        np.cumsum(prefix[1:], out=prefix[1:])
+        edge = np.zeros(n + 1, dtype=bool)
+        edge[0] = mask[0]
+        np.not_equal(mask[1:], mask[:-1], out=edge[1:n])
+        edge[n] = mask[-1]
+        bounds = np.flatnonzero(edge)
+        first, end = bounds[0::2], bounds[1::2]
+        if not len(first):
             return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        # A word starts where the previous position is not part of a word.
-        is_start = np.ones(len(idx), dtype=bool)
-        is_start[1:] = idx[1:] != idx[:-1] + 1
-        word_of = np.cumsum(is_start) - 1
-        first = np.flatnonzero(is_start)
-        pos_in = idx - idx[first][word_of]
-        pw = self._powers(int(pos_in.max()) + 1)
-        words = self._mix(np.add.reduceat(codes[idx].astype(np.uint64) * pw[pos_in], first))
-        return self._grams(words, owner[idx[first]], self.config.ngram, n_texts)
+        words = self._mix((prefix[end] - prefix[first]) * inv[first])
+        owner = np.searchsorted(starts, first, side="right") - 1
+        return self._grams(words, owner, self.config.ngram, n_texts)
 
-    def _char_shingles(self, codes: "np.ndarray", mask: "np.ndarray", owner: "np.ndarray", n_texts: int) -> tuple["np.ndarray", "np.ndarray"]:
+    def _char_shingles(self, codes: "np.ndarray", mask: "np.ndarray", starts: "np.ndarray", n_texts: int) -> tuple["np.ndarray", "np.ndarray"]:
         np = self._np
         idx = np.flatnonzero(mask)
         chars = self._mix(codes[idx].astype(np.uint64) + np.uint64(0x51ED27))
-        return self._grams(chars, owner[idx], self.config.char_ngram, n_texts)
+        # idx is sorted: text i owns the next (its masked characters) of them
+        owner = np.repeat(np.arange(n_texts), np.add.reduceat(mask, starts[:-1], dtype=np.int64))
+        return self._grams(chars, owner, self.config.char_ngram, n_texts)
 
     def band_keys(self, batch: ShingleBatch) -> "np.ndarray":
         """``(len(batch), bands)`` uint64 band keys; rows of empty texts are all zero."""

@@ -52,3 +52,37 @@ def test_units_and_empty_texts() -> None:
 def test_band_choice() -> None:
     assert choose_bands(0.8) == (14, 5)
     assert candidate_probability(0.8, 14, 5) > 0.99 > candidate_probability(0.8, 12, 6)
+
+
+M64 = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & M64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def reference_word_hashes(text: str) -> list[int]:
+    """The documented word-shingle hashes, one word at a time in plain Python:
+    ``mix(sum(code * P**k))`` per word, then ``mix(sum(word_k * POS[k]))`` per 3-gram."""
+    from sftdata.clean.sketch import _P, _POS
+
+    words = [_mix(sum(ord(ch) * pow(_P, k, 1 << 64) for k, ch in enumerate(w)) & M64) for w in text.split()]
+    if len(words) < 3:
+        return words
+    return [_mix(sum(words[i + k] * _POS[k] for k in range(3)) & M64) for i in range(len(words) - 2)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(st.lists(st.sampled_from(list("ab é\n\tZ") + ["\U0001F600", "ß", "x" * 40]), max_size=60).map("".join), min_size=1, max_size=6))
+def test_word_hashes_equal_a_plain_python_reference(texts: list[str]) -> None:
+    # The batch code hashes words from one prefix sum over the whole batch; whatever the
+    # neighbours and word lengths, each text's hashes must be its own.
+    sk = Sketcher(SketchConfig(unit="word"))
+    batch = sk.shingle(texts)
+    for i, text in enumerate(texts):
+        lo, hi = int(batch.offsets[i]), int(batch.offsets[i + 1])
+        assert batch.flat[lo:hi].tolist() == reference_word_hashes(text)
