@@ -33,7 +33,7 @@ from ..progress import progress
 from ..record import Source
 from ._stream import PathLike, lines
 from .rawview import raw_view
-from .sketch import SketchConfig, Sketcher, _np, jaccard
+from .sketch import _POS, SketchConfig, Sketcher, _np, jaccard, unique_sorted
 from .views import Norm, View, normalize, view_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -276,12 +276,18 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
         _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
         shared[:, b] = (counts[inverse] > 1) & (column != 0)
     needed = np.flatnonzero(shared.any(axis=1))
-    buckets: dict[tuple[int, int], list[int]] = {}
+    # Each needed row's shared keys as Python ints, the band mixed in (a key means
+    # nothing in another band), all converted at once rather than row by row.
+    with np.errstate(over="ignore"):
+        salted = keys[needed] ^ (np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0]))
+    salted[~shared[needed]] = 0
+    key_rows = dict(zip(needed.tolist(), ([k for k in row if k] for row in salted.tolist())))
+    buckets: dict[int, list[int]] = {}
     exact = config.mode == "exact"
 
     def decide(i: int, shingles: Any) -> bool:
         """Match row ``i``; returns whether to index it."""
-        row_keys = [(b, int(keys[i, b])) for b in np.flatnonzero(shared[i])]
+        row_keys = key_rows.pop(i)
         is_ref = i < n_ref
         if not is_ref:
             hits = [j for k in row_keys for j in buckets.get(k, ())]
@@ -327,7 +333,6 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
 def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchConfig) -> Iterator[tuple[int, Any]]:
     """Shingle sets of the ``needed`` rows, in index order: from pass 1's cache for the
     cached prefix of each file, else re-read and re-shingled a batch at a time."""
-    np = _np()
     sketcher = Sketcher(config.sketch)
     offset = 0
     wanted_all = needed.tolist()
@@ -336,7 +341,7 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
         cached = fp.shingles or []
         for i in local:
             if i < len(cached) and cached[i] is not None:
-                yield offset + i, np.unique(cached[i])
+                yield offset + i, unique_sorted(cached[i])
         rest = {i for i in local if i >= len(cached)}
         fp.shingles = None  # pass 1's cache is no longer needed
         if rest:

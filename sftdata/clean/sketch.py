@@ -111,12 +111,39 @@ def choose_bands(threshold: float, num_perm: int = 72, target: float = 0.99) -> 
 
 
 def jaccard(a: "np.ndarray", b: "np.ndarray") -> float:
-    """Exact Jaccard similarity of two sorted unique shingle-hash arrays."""
+    """Exact Jaccard similarity of two sorted unique shingle-hash arrays.
+
+    Millions of calls on arrays of a few hundred values: the few numpy calls below cost
+    a third less than ``np.intersect1d`` (measured), whose wrapper dominates at this size.
+
+    >>> np = _np()
+    >>> jaccard(np.array([1, 2, 3], np.uint32), np.array([2, 3, 4], np.uint32))
+    0.5
+    """
     np = _np()
     if not len(a) or not len(b):
         return 0.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    both = np.concatenate((a, b))
+    both.sort()
+    inter = int(np.count_nonzero(both[1:] == both[:-1]))
     return inter / (len(a) + len(b) - inter)
+
+
+def unique_sorted(values: "np.ndarray") -> "np.ndarray":
+    """``np.unique`` for one small array, at a quarter of its cost (measured: its wrapper,
+    not the sort, is what a few hundred values pay for).
+
+    >>> unique_sorted(_np().array([3, 1, 3, 2], _np().uint32)).tolist()
+    [1, 2, 3]
+    """
+    np = _np()
+    out = np.sort(values)
+    if len(out) < 2:
+        return out
+    keep = np.empty(len(out), dtype=bool)
+    keep[0] = True
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    return out[keep]
 
 
 @dataclass
@@ -133,7 +160,7 @@ class ShingleBatch:
         """Sorted unique shingle hashes of text ``i`` (top 32 bits: half the memory, and
         a collision inside one pair of texts is a one-in-millions event)."""
         np = _np()
-        return np.unique((self.flat[int(self.offsets[i]) : int(self.offsets[i + 1])] >> np.uint64(32)).astype(np.uint32))
+        return unique_sorted((self.flat[int(self.offsets[i]) : int(self.offsets[i + 1])] >> np.uint64(32)).astype(np.uint32))
 
     def size(self, i: int) -> int:
         return int(self.offsets[i + 1] - self.offsets[i])
