@@ -25,6 +25,7 @@ from ..record import Source
 from ..progress import progress
 from ._stream import PathLike
 from .index import Fingerprints, MatchConfig, _Accumulator, viewer
+from .shinglecache import ShingleCache
 from .sketch import _np
 
 MIN_BYTES = 16 << 20  # below this, starting processes costs more than it saves
@@ -58,6 +59,7 @@ class _Chunk:
     labels: list[Any] | None = None
     newlines: int = 0
     error: tuple[str, int, str, str] | None = None  # message, local line, code, remedy
+    shingles: list[tuple[int, Any, Any]] = field(default_factory=list)  # (first row, bounds, flat)
 
 
 _STATE: dict[str, Any] = {}
@@ -92,6 +94,9 @@ def _work(span: tuple[int, int]) -> _Chunk:
         except RecordError as err:
             acc.add(row, lineno, None, err)
     chunk.keys = acc.keys()
+    if acc.cache is not None:
+        # Sent back so that verification need not re-read and re-shingle these rows.
+        chunk.shingles = [(first, bounds, flat) for first, (bounds, flat) in zip(acc.cache.starts, acc.cache.blocks)]
     chunk.lengths, chunk.lines, chunk.labels = acc.lengths, acc.lines, acc.labels
     chunk.failed = {i: err.issues for i, err in acc.failed.items()}
     return chunk
@@ -109,6 +114,7 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     labels: list[Any] | None = [] if label is not None else None
     failed: dict[int, RecordError] = {}
     rows = base = 0
+    cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
     with progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance, ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool:
         try:
             for (start, end), chunk in zip(spans(Path(path), CHUNK_BYTES), pool.imap(_work, spans(Path(path), CHUNK_BYTES), chunksize=1)):
@@ -122,6 +128,9 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
                     labels.extend(chunk.labels or [])
                 for i, issues in chunk.failed.items():
                     failed[rows + i] = RecordError(list(issues), path=name, line=base + chunk.lines[i])
+                if cache is not None:
+                    for first, bounds, flat in chunk.shingles:
+                        cache.add(rows + first, bounds, flat)
                 rows += len(chunk.lengths)
                 base += chunk.newlines
                 advance(end - start)
@@ -136,4 +145,5 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
         np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64),
         failed,
         labels,
+        cache,
     )

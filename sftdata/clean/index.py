@@ -33,6 +33,7 @@ from ..progress import progress
 from ..record import Source
 from ._stream import PathLike, lines
 from .rawview import raw_view
+from .shinglecache import ShingleCache
 from .sketch import _POS, SketchConfig, Sketcher, _np, jaccard, unique_sorted
 from .views import Norm, View, normalize, view_text
 
@@ -105,8 +106,8 @@ class Fingerprints:
     lines: "np.ndarray"
     failed: dict[int, RecordError]
     labels: list[Any] | None = None  # per-row values of a field (split --stratify)
-    #: shingles kept from pass 1 for rows ``0 .. len(shingles)-1`` (see ``MatchConfig.cache_mb``)
-    shingles: list[Any] | None = None
+    #: shingles kept from pass 1 for a prefix of the rows (see ``MatchConfig.cache_mb``)
+    shingles: ShingleCache | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -134,8 +135,7 @@ class _Accumulator:
         self.texts: list[str] = []
         self.slots: list[int] = []  # row index of each batched text
         self.done = 0  # rows already turned into key blocks
-        self.cache: list[Any] | None = [] if config.mode == "near" and config.cache_mb > 0 else None
-        self.cache_room = config.cache_mb << 20
+        self.cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
 
     def add(self, row: dict[str, Any], line: int, raw: str | None, error: RecordError | None) -> None:
         """One row: its view text ``raw``, or the ``error`` that kept it from decoding."""
@@ -160,36 +160,29 @@ class _Accumulator:
         np = self.np
         size = len(self.lengths) - self.done
         block = np.zeros((size, self.width), dtype=np.uint64)
-        if self.texts:
-            rel = np.asarray(self.slots) - self.done
-            if self.sketcher is not None:
-                batch = self.sketcher.shingle(self.texts, self.config.norms)
+        rel = np.asarray(self.slots, dtype=np.int64) - self.done
+        if self.sketcher is not None:
+            batch = self.sketcher.shingle(self.texts, self.config.norms)
+            if self.texts:
                 block[rel] = self.sketcher.band_keys(batch)
-                self._keep(batch, rel, size)
-            else:
-                block[rel, 0] = [_exact_key(t) for t in self.texts]
-            self.texts.clear()
-            self.slots.clear()
+            self._keep(batch, rel, size)
+        elif self.texts:
+            block[rel, 0] = [_exact_key(t) for t in self.texts]
+        self.texts.clear()
+        self.slots.clear()
         self.blocks.append(block)
         self.done += size
 
     def _keep(self, batch: Any, rel: "np.ndarray", size: int) -> None:
-        """Cache this batch's shingles (one array, row views into it) while the budget
-        lasts; once a batch does not fit, caching stops for good, so the cache always
-        covers a prefix of the file."""
+        """Offer this batch's shingles to the cache (see :mod:`.shinglecache`)."""
         np = self.np
-        if self.cache is None or len(self.cache) != self.done:
+        if self.cache is None or self.cache.room <= 0:
             return
-        flat = (batch.flat >> np.uint64(32)).astype(np.uint32)
-        if flat.nbytes > self.cache_room:
-            self.cache_room = 0
-            return
-        self.cache_room -= flat.nbytes
-        rows: list[Any] = [None] * size
-        bounds = batch.offsets.astype(np.int64).tolist()
-        for pos, r in enumerate(rel.tolist()):
-            rows[r] = flat[bounds[pos] : bounds[pos + 1]]
-        self.cache.extend(rows)
+        counts = np.zeros(size, dtype=np.int64)
+        counts[rel] = np.diff(batch.offsets.astype(np.int64))
+        bounds = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        self.cache.add(self.done, bounds, (batch.flat >> np.uint64(32)).astype(np.uint32))
 
     def keys(self) -> "np.ndarray":
         self.flush()
@@ -338,11 +331,11 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
     wanted_all = needed.tolist()
     for fp in files:
         local = [i - offset for i in wanted_all if offset <= i < offset + len(fp)]
-        cached = fp.shingles or []
+        cached = fp.shingles or ShingleCache(0)
         for i in local:
-            if i < len(cached) and cached[i] is not None:
-                yield offset + i, unique_sorted(cached[i])
-        rest = {i for i in local if i >= len(cached)}
+            if i < cached.rows:
+                yield offset + i, unique_sorted(cached.get(i))  # type: ignore[arg-type]
+        rest = {i for i in local if i >= cached.rows}
         fp.shingles = None  # pass 1's cache is no longer needed
         if rest:
             batch: list[tuple[int, str]] = []

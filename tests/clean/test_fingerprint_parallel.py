@@ -32,6 +32,27 @@ def test_two_processes_give_the_same_fingerprints(tmp_path: Path, monkeypatch: p
         assert one.labels == two.labels and len(one) == 600
         assert {i: (e.line, e.code) for i, e in one.failed.items()} == {i: (e.line, e.code) for i, e in two.failed.items()} == {17: (18, "unknown-role")}
         assert one.lines[-1] == 601
+        if mode == "near":
+            # the workers' shingles come back, so verification re-reads nothing
+            assert one.shingles is not None and two.shingles is not None and one.shingles.rows == two.shingles.rows == 600
+            for i in range(600):
+                assert np.array_equal(one.shingles.get(i), two.shingles.get(i))  # type: ignore[arg-type]
+            assert len(one.shingles.get(17)) == 0 and len(one.shingles.get(18)) > 0  # type: ignore[arg-type]
+
+
+def test_cache_budget_keeps_a_prefix_and_the_rest_is_reread(tmp_path: Path) -> None:
+    import orjson
+
+    from sftdata.clean.index import match
+
+    rows = [sharegpt(f"question {i % 50}", f"the answer number {i % 50} is here") for i in range(3000)]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    full = fingerprint(path, SHAREGPT, MatchConfig(batch_size=256), workers=1)
+    capped = fingerprint(path, SHAREGPT, MatchConfig(batch_size=256, cache_mb=0), workers=1)
+    assert full.shingles is not None and full.shingles.rows == 3000 and capped.shingles is None
+    a, b = match([full], MatchConfig()), match([capped], MatchConfig())
+    assert np.array_equal(a.dup_of, b.dup_of) and (a.dup_of[:50] == -1).all() and (a.dup_of[50:] == np.arange(3000)[50:] % 50).all()
 
 
 def test_unreadable_line_is_reported_at_its_file_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
