@@ -83,10 +83,16 @@ def check_media_consumed(media: dict[Modality, list[str]], cursor: dict[Modality
 
 def join_placeholders(message: Message, media: dict[Modality, list[str]]) -> str:
     """Inverse of :func:`split_placeholders`: parts -> text with placeholders, media appended to ``media``."""
-    if isinstance(message.content, str):
-        return message.content
+    return join_content(message.content, media)
+
+
+def join_content(content: str | tuple[Part, ...], media: dict[Modality, list[str]]) -> str:
+    """:func:`join_placeholders` of a content (a string or parts, e.g. one half of
+    :meth:`~sftdata.record.Message.split_input`)."""
+    if isinstance(content, str):
+        return content
     out: list[str] = []
-    for part in message.content:
+    for part in content:
         if part.type == "text":
             out.append(part.text)
         elif part.type in MODALITIES:

@@ -279,7 +279,7 @@ class Alpaca(Format):
         if split is not None and s.prompt and s.query:
             # the turn was read as instruction + "\n" + input: write the two columns again
             ignored: dict[Modality, list[str]] = {}  # the media were collected above, in order
-            instruction, query = (c.join_placeholders(Message(role="user", content=half), ignored) for half in split)
+            instruction, query = (c.join_content(half, ignored) for half in split)
         row[s.prompt or s.query or "instruction"] = instruction
         if s.query and s.prompt:
             row[s.query] = query

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, Union
 
 from ..formats._common import tool_spec_dict
-from ..record import KTORecord, Message, Modality, PreferenceRecord, PretrainRecord, Role, SFTRecord, ToolCall, ToolSpec
+from ..record import KTORecord, Message, Modality, Part, PreferenceRecord, PretrainRecord, Role, SFTRecord, ToolCall, ToolSpec
 
 TrainOn = Literal["all", "last", "everything"]
 TRAIN_ON: tuple[TrainOn, ...] = ("all", "last", "everything")
@@ -211,10 +211,13 @@ class ChatTemplate:
         return segs
 
     def _content(self, m: Message) -> str:
-        if isinstance(m.content, str):
-            return m.content
+        return self._parts_text(m.content)
+
+    def _parts_text(self, content: str | tuple[Part, ...]) -> str:
+        if isinstance(content, str):
+            return content
         out: list[str] = []
-        for p in m.content:
+        for p in content:
             if p.type == "text":
                 out.append(p.text)
             elif p.type == "reasoning":
@@ -254,7 +257,7 @@ class ChatTemplate:
         split = m.split_input() if self.input_turn is not None and m.role == "user" else None
         if split is not None and self.input_turn is not None:
             # alpaca's "### Input:" section replaces the "\n" that joined instruction and input
-            instruction, query = (self._content(Message(role="user", content=half)) for half in split)
+            instruction, query = (self._parts_text(half) for half in split)
             segs.append((instruction, m.role, trained, False))
             segs.append((self.input_turn.prefix, m.role, False, True))
             segs.append((query, m.role, trained, False))
