@@ -135,6 +135,12 @@ class TRL(Format):
             score = 1.0 if conversational == (self.style == "conversational") else 0.95
         return Detection(score, kind, f"keys {columns} ({'conversational' if conversational else 'standard'})")
 
+    def prompt_only(self, row: Row) -> bool:
+        """Whether ``row`` is a prompt-only row (``prompt``, no answer): the dataset type of
+        TRL's online trainers (GRPO, RLOO), which generate the completions themselves."""
+        shape = _shape(row)
+        return shape is not None and shape[1] == "prompt (prompt-only)"
+
     # -- decoding ----------------------------------------------------------------------
     def _turns(self, row: Row, key: str, role: Literal["user", "assistant"], media: Media, issues: list[Issue]) -> tuple[Message, ...]:
         value = row.get(key)

@@ -39,6 +39,8 @@ class Context:
     check_media: bool = True
     #: wire path of the k-th media item of a modality (e.g. ``images[1]``), when the format has one
     media_field: Callable[[str, int], str] | None = None
+    #: the row is a TRL prompt-only row (a prompt for online trainers, no answer by design)
+    prompt_only: bool = False
     issues: list[Issue] = field(default_factory=list)
 
     def add(self, code: str, message: str, where: str | None) -> None:
@@ -85,7 +87,9 @@ def _end(rest: list[Turn], end: str, ctx: Context, *, parity_only: bool = False)
         ctx.add("empty-conversation", "no user or assistant turns", None)
         return
     last = rest[-1]
-    if end == "assistant":
+    if end == "assistant" and ctx.prompt_only and last.message.role == "user":
+        ctx.add("prompt-only", "a prompt-only row: a prompt for online trainers (GRPO, RLOO), no answer for SFT/DPO/KTO to train on", last.path)
+    elif end == "assistant":
         if not any(t.message.role == "assistant" for t in rest):
             ctx.add("no-assistant", "no assistant turn: nothing to train on", last.path)
         elif _state(last.message) != "assistant":

@@ -256,6 +256,7 @@ class Validator:
             media_root=self.options.media_root,
             check_media=self.options.check_media,
             media_field=self.media_field if row is not None else None,
+            prompt_only=row is not None and bool(getattr(self.fmt, "prompt_only", lambda r: False)(row)),
         )
         for check in RECORD_CHECKS:
             check(ctx)

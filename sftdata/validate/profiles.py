@@ -66,10 +66,12 @@ PROFILES: dict[str, Profile] = {
         Profile("sftdata", "Every rule (except the OpenAI-only weight rule): the strictest reading of the dataset.", disabled=frozenset({"invalid-weight"})),
         Profile(
             "trl",
-            "TRL: messages of system/user/assistant, system only first, user/assistant pairs; or one non-empty text.",
+            "TRL: messages of system/user/assistant, system only first, user/assistant pairs; or one non-empty text. Prompt-only rows (GRPO, RLOO) are a warning.",
             order="pairs",
             roles=frozenset({"system", "user", "assistant"}),
             disabled=frozenset({"invalid-weight"}),
+            # prompt-only rows are GRPO/RLOO datasets: worth a word, not a rejection
+            severity=(("prompt-only", "warning"),),
         ),
         Profile(
             "llamafactory",

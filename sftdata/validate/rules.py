@@ -41,6 +41,7 @@ RuleCode = Literal[
     "role-order",
     "last-turn",
     "no-assistant",
+    "prompt-only",
     "empty-content",
     "invalid-weight",
     # tools
@@ -117,6 +118,10 @@ _CATALOGUE: tuple[Rule, ...] = (
     _r("last-turn", "error", "conversation", "A conversation that does not end where its kind needs: SFT and KTO with an assistant answer, a preference prompt with a user turn.",
        "Drop the trailing unanswered turn or add the assistant's answer (for preference data, end the prompt with the user's request)."),
     _r("no-assistant", "error", "conversation", "A conversation without any assistant turn: nothing to train on.", "Add the assistant's answer or drop the record."),
+    _r("prompt-only", "error", "conversation", "A TRL prompt-only row (`prompt` and no `completion`): a prompt for TRL's online trainers "
+       "(GRPOTrainer, RLOOTrainer, online DPO), which generate and score the answers themselves. SFT, DPO and KTO trainers "
+       "have no answer to learn from it. A warning with the `trl` profile, an error with the others.",
+       "Train it with GRPO/RLOO; for SFT add the answer as `completion` (or use `messages`), for DPO add `chosen`/`rejected`."),
     _r("empty-content", "error", "conversation", "A message whose content is empty or whitespace only (and has no media or tool calls).",
        "Fill in the content or drop the turn."),
     _r("invalid-weight", "error", "conversation", "A message weight other than 0 or 1; only the `openai` profile checks it (the OpenAI fine-tuning API accepts only these).",

@@ -178,3 +178,38 @@ def _alpaca_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
 
 
 register_paths("alpaca", _alpaca_paths)
+
+
+# -- TRL column sets ---------------------------------------------------------------------------
+def _trl_paths(fmt: Any, row: dict[str, Any], record: Any) -> Locate:
+    """``messages[i]``, ``prompt[i]`` then ``completion[j]``, ``chosen[j]``/``rejected[j]``;
+    a column holding a plain string (trl-standard) is its own path."""
+
+    def at(key: str, index: int) -> Where:
+        if not isinstance(row.get(key), list):
+            return Where(key, key, key)
+        base = f"{key}[{index}]"
+        return Where(base, f"{base}.role", f"{base}.content")
+
+    def count(key: str) -> int:
+        value = row.get(key)
+        return len(value) if isinstance(value, list) else 1 if isinstance(value, str) else 0
+
+    implicit = isinstance(record, PreferenceRecord) and "prompt" not in row  # prompt = shared head of chosen/rejected
+    head = len(record.prompt) if implicit else 0
+
+    def locate(section: Section, index: int) -> Where:
+        if section == "messages":
+            if "messages" in row:
+                return at("messages", index)
+            n = count("prompt")
+            return at("prompt", index) if index < n else at("completion", index - n)
+        if section == "prompt":
+            return at("chosen", index) if implicit else at("prompt", index)
+        return at(section, head + index)
+
+    return locate
+
+
+register_paths("trl", _trl_paths)
+register_paths("trl-standard", _trl_paths)
