@@ -245,3 +245,19 @@ def test_validate_points_at_the_column_and_fix_trims_the_input(tmp_path: Path) -
     assert not any(stat.count for stat in fixed.rules.values())
     clean = {"instruction": "Translate", "input": "bonjour", "output": "hello"}
     assert _rows(out) == [clean, clean, clean, {"instruction": "", "input": "bonjour", "output": "hello"}]
+
+
+def test_stats_with_the_alpaca_template_counts_the_input_prompt(tmp_path: Path) -> None:
+    """`sftdata stats --template alpaca`: 46 tokens for the row with an input (Stanford's
+    "### Input:" prompt), 34 for the same text folded into the instruction."""
+    from sftdata.stats import token_stats
+
+    src = tmp_path / "s.jsonl"
+    rows = [
+        {"instruction": "Translate to English.", "input": "bonjour", "output": "hello"},
+        {"instruction": "Translate to English.\nbonjour", "input": "", "output": "hello"},
+    ]
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    report = token_stats(src, tokenizer="qwen2.5", template="alpaca", workers=1).to_dict()
+    assert (report["records"], report["tokens"]) == (2, 46 + 34)
+    assert {k: report["fields"]["total"][k] for k in ("min", "max")} == {"min": 34, "max": 46}
