@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 from .detect import DatasetInfo, DetectResult, detect
 from .errors import LossError, RecordError, UnsupportedKindError, UsageError
@@ -191,10 +192,11 @@ def convert(
     steps = (rewrite or Rewrite()).steps(target, src, dst, input_dir)
     n_workers = _parallel_workers(src, dst, workers)
     unit, total = _meter(src)
-    with progress(f"converting {Path(src).name}", total, unit) as ticker:
-        if n_workers > 1:
-            result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection, steps, ticker)
-        else:
+    bar = functools.partial(progress, f"converting {Path(src).name}", total, unit)
+    if n_workers > 1:
+        result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection, steps, bar)
+    else:
+        with bar() as ticker:
             job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit)
             result, kinds, columns = job.run(src, dst)
     if register is not None:
@@ -256,14 +258,15 @@ class _Serial:
         return result, self.kinds, self.columns
 
     def _records(self, src: str | os.PathLike[str], rejects: RejectSink | None, position: Any) -> Iterator[Record]:
-        steps, tick = self.steps, (self.ticker if position is None else None)
+        step = self.steps if self.steps else None
+        tick = self.ticker if position is None else None
         for record in _read(src, self.source_fmt, rejects, position):
             self.counter["read"] += 1
             if self.track:
                 self.kinds[record.kind] += 1
             if tick is not None:
                 tick()
-            yield steps(record) if steps else record
+            yield record if step is None else step(record)
 
     def _tracked(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for row in rows:
@@ -271,13 +274,15 @@ class _Serial:
             yield row
 
     def _fast_rows(self, src: str | os.PathLike[str], fast: Any, losses: LossReport, rejects: RejectSink | None, position: Any) -> Iterator[dict[str, Any]]:
-        decode, steps, counter, kinds = self.source_fmt.decode, self.steps, self.counter, self.kinds
+        decode, counter, kinds = self.source_fmt.decode, self.counter, self.kinds
+        step = self.steps if self.steps else None
+        wire = self.steps.wire if self.steps.tool_ids else None
+        n = 0
         for row, source in read_rows(src, position=position):
             out = fast(row)
             if out is not None:
-                counter["read"] += 1
-                kinds["sft"] += 1
-                yield steps.wire(out) if steps else out
+                n += 1
+                yield out if wire is None else wire(out)
                 continue
             try:
                 record = decode(row, source)
@@ -288,7 +293,11 @@ class _Serial:
                 continue
             counter["read"] += 1
             kinds[record.kind] += 1
-            yield from encode_all((steps(record) if steps else record,), self.target, losses, self.strict)
+            yield from encode_all((record if step is None else step(record),), self.target, losses, self.strict)
+        # fast-path rows are SFT records: counted once at the end, not per row
+        if n:
+            counter["read"] += n
+            kinds["sft"] += n
 
 
 def _register(
@@ -342,13 +351,13 @@ def _convert_parallel(
     workers: int,
     detection: DetectResult | None,
     steps: Steps,
-    ticker: Ticker,
+    bar: Callable[[], ContextManager[Ticker]],
 ) -> tuple[ConvertResult, Counter[str], set[str]]:
     from .parallel import convert_jsonl_parallel
 
     with RejectSink(rejects) as sink, atomic_path(dst) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
         keep = sink if rejects is not None else None
-        counts = convert_jsonl_parallel(Path(src), out, source_fmt, target, strict=strict, rejects=keep, workers=workers, steps=steps, advance=ticker)
+        counts = convert_jsonl_parallel(Path(src), out, source_fmt, target, strict=strict, rejects=keep, workers=workers, steps=steps, progress=bar)
     result = ConvertResult(
         source_fmt.name,
         target.name,

@@ -20,9 +20,10 @@ import multiprocessing as mp
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ContextManager
 
 import orjson
 
@@ -69,6 +70,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     keep: bool = _STATE["keep"]
     fast = _STATE["fast"]
     steps: Steps = _STATE["steps"]
+    wire = steps.wire if steps.tool_ids else None
+    step = steps if steps else None
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
@@ -88,8 +91,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
             result.error = ("ReadError", f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", None, 'Wrap the value in an object, e.g. {"text": ...}.')
             break
         if fast is not None and (encoded := fast(row)) is not None:
-            if steps:
-                encoded = steps.wire(encoded)
+            if wire is not None:
+                encoded = wire(encoded)
             kinds["sft"] += 1
             columns.update(encoded)
             out.append(dumps(encoded, option=nl))
@@ -98,8 +101,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
             # No Source: the record lives only until it is encoded below, and every
             # error is located with this range's own line numbers by the parent.
             record = decode(row, None)
-            if steps:
-                record = steps(record)
+            if step is not None:
+                record = step(record)
         except RecordError as err:
             if not keep:
                 result.error = ("RecordError", err.message, lineno, err.code, err.field, err.remedy)
@@ -175,19 +178,21 @@ def convert_jsonl_parallel(
     rejects: Any,
     workers: int,
     steps: Steps | None = None,
-    advance: Callable[[int], None] | None = None,
+    progress: Callable[[], ContextManager[Callable[[int], None]]] | None = None,
 ) -> ParallelCounts:
     """Convert ``src`` (JSONL) into ``out`` with ``workers`` processes, in file order.
 
     ``rejects`` is a :class:`~sftdata.api.RejectSink` or ``None`` (then the first record
     that does not decode raises, as in one process). ``steps`` are the record rewrites
-    (:mod:`sftdata.rewrite`); ``advance(n)`` is told the input bytes of each range done.
+    (:mod:`sftdata.rewrite`). ``progress()`` opens a progress bar, entered only once
+    the workers exist (forking while its drawing thread holds a lock could hang a
+    worker), and advanced by the input bytes of each range done.
     """
     path = str(src)
     counts = ParallelCounts()
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     base = 0
-    with ctx.Pool(workers, initializer=_init, initargs=(path, source_fmt, target, strict, rejects is not None, steps or Steps())) as pool:
+    with ctx.Pool(workers, initializer=_init, initargs=(path, source_fmt, target, strict, rejects is not None, steps or Steps())) as pool, (progress or _no_bar)() as advance:
         try:
             # imap keeps file order; each worker holds one range at a time, so memory
             # stays near workers x CHUNK_BYTES.
@@ -203,11 +208,15 @@ def convert_jsonl_parallel(
                 counts.kinds.update(result.kinds)
                 counts.columns |= result.columns
                 base += result.lines
-                if advance is not None:
-                    advance(result.size)
+                advance(result.size)
         finally:
             pool.terminate()
     return counts
+
+
+@contextmanager
+def _no_bar() -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
 
 
 def default_workers() -> int:

@@ -55,36 +55,51 @@ def pair(slots: Sequence[Slot], start: int = 0) -> list[Slot] | None:
     """Filled ``slots``, or ``None`` when nothing needs an id (the common case).
 
     ``start`` is the conversation index of ``slots[0]`` (a preference branch
-    continues its prompt).
+    continues its prompt). Slots that need no change are returned as the same objects.
 
     >>> pair([("user", None, None), ("assistant", (None,), None), ("tool", None, None)])
     [('user', None, None), ('assistant', ('call_1_0',), None), ('tool', None, 'call_1_0')]
     """
-    if not any((calls is not None and None in calls) or (role == "tool" and ident is None) for role, calls, ident in slots):
+    # Plain loops, no generators: this runs once per converted row with tool turns.
+    for role, calls, ident in slots:
+        if (None in calls) if calls is not None else (ident is None and role == "tool"):
+            break
+    else:
         return None
-    used = {i for _, calls, ident in slots for i in (*(calls or ()), ident) if i is not None}
+    used: set[Any] = set()
+    for _, calls, ident in slots:
+        if calls is not None:
+            used.update(calls)
+        used.add(ident)
     out = list(slots)
+    n = len(slots)
     for i, (role, calls, ident) in enumerate(slots):
         if calls is None:
             continue
         end = i + 1
-        while end < len(slots) and slots[end][0] == "tool":
+        while end < n and slots[end][0] == "tool":
             end += 1
-        block = range(i + 1, end)
-        own = {c for c in calls if c is not None}
-        filled = []
-        for k, cid in enumerate(calls):
-            if cid is None:
-                answer = slots[i + 1 + k][2] if k < len(block) else None
-                cid = answer if answer is not None and answer not in own else _fresh(start + i, k, used)
-                own.add(cid)
-            filled.append(cid)
-        out[i] = (role, tuple(filled), ident)
-        named = {slots[j][2] for j in block}
-        queue = [c for c in filled if c not in named]
-        for j in block:
-            if slots[j][2] is None and queue:
-                out[j] = (slots[j][0], slots[j][1], queue.pop(0))
+        answered = end - i - 1
+        filled = calls
+        if None in calls:
+            own = set(calls)
+            new = list(calls)
+            for k, cid in enumerate(calls):
+                if cid is None:
+                    answer = slots[i + 1 + k][2] if k < answered else None
+                    cid = answer if answer is not None and answer not in own else _fresh(start + i, k, used)
+                    own.add(cid)
+                    new[k] = cid
+            filled = tuple(new)
+            out[i] = (role, filled, ident)
+        queue: list[Any] | None = None
+        for j in range(i + 1, end):
+            if slots[j][2] is None:
+                if queue is None:
+                    named = {slots[b][2] for b in range(i + 1, end)}
+                    queue = [c for c in filled if c not in named]
+                if queue:
+                    out[j] = (slots[j][0], slots[j][1], queue.pop(0))
     return out
 
 
@@ -129,25 +144,72 @@ def fill_record(record: Record) -> Record:
 
 
 # -- OpenAI wire messages (the fast path) ------------------------------------------------
-def fill_wire(messages: list[dict[str, Any]]) -> None:
+def fill_wire(messages: list[dict[str, Any]], *, shortcut: bool = True) -> None:
     """Fill ids in OpenAI wire ``messages`` in place, as :func:`fill_record` followed by
     the openai encoder would write them (``id`` first in a call, ``tool_call_id`` after
-    ``content``/``tool_calls``)."""
+    ``content``/``tool_calls``).
+
+    ``shortcut``: when the conversation has no id at all (every sharegpt row), the
+    result of :func:`pair` is simply ``call_<i>_<k>`` answered in order, computed in one
+    pass; a test checks it against the general path.
+    """
+    state = _scan(messages)
+    if state == 0:
+        return
+    if state == 1 and shortcut:
+        queue: list[str] = []
+        for i, m in enumerate(messages):
+            calls = m.get("tool_calls")
+            if calls:
+                queue = [f"call_{i}_{k}" for k in range(len(calls))]
+                m["tool_calls"] = [{"id": cid, **c} for cid, c in zip(queue, calls)]
+            elif m["role"] != "tool":
+                queue = []
+            elif queue:
+                _set_result_id(m, queue.pop(0))
+        return
     slots: list[Slot] = []
     for m in messages:
         calls = m.get("tool_calls")
-        slots.append((m["role"], tuple(c.get("id") for c in calls) if calls else None, m.get("tool_call_id")))
+        slots.append((m["role"], tuple([c.get("id") for c in calls]) if calls else None, m.get("tool_call_id")))
     filled = pair(slots)
     if filled is None:
         return
-    for m, (_, calls, ident) in zip(messages, filled):
-        if calls is not None:
+    for m, old, new in zip(messages, slots, filled):
+        if new is old:
+            continue
+        _, calls, ident = new
+        if calls is not None and calls != old[1]:
             m["tool_calls"] = [c if c.get("id") == cid else {"id": cid, **c} for c, cid in zip(m["tool_calls"], calls)]
-        if ident is not None and m.get("tool_call_id") is None:
-            # the encoder writes tool_call_id before name and weight
-            rest = {k: m.pop(k) for k in ("name", "weight") if k in m}
-            m["tool_call_id"] = ident
-            m.update(rest)
+        if ident is not None and old[2] is None:
+            _set_result_id(m, ident)
+
+
+def _scan(messages: list[dict[str, Any]]) -> int:
+    """0: no tool turn; 1: tool turns, no id anywhere; 2: some ids present."""
+    found = 0
+    for m in messages:
+        calls = m.get("tool_calls")
+        if calls:
+            found = 1
+            for c in calls:
+                if c.get("id") is not None:
+                    return 2
+        elif m["role"] == "tool":
+            if m.get("tool_call_id") is not None:
+                return 2
+            found = 1
+    return found
+
+
+def _set_result_id(m: dict[str, Any], ident: str) -> None:
+    if "name" in m or "weight" in m:
+        # the encoder writes tool_call_id before name and weight
+        rest = {k: m.pop(k) for k in ("name", "weight") if k in m}
+        m["tool_call_id"] = ident
+        m.update(rest)
+    else:
+        m["tool_call_id"] = ident
 
 
 __all__ = ["fill_messages", "fill_record", "fill_wire", "pair"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import sftdata
 from sftdata.formats import get_format
 from sftdata.formats.fastpath import sharegpt_to_openai
-from sftdata.formats.toolids import fill_record, pair
+from sftdata.formats.toolids import fill_record, fill_wire, pair
 from sftdata.record import KTORecord, Message, PreferenceRecord, SFTRecord, ToolCall
 from sftdata.rewrite import Rewrite, Steps
 
@@ -209,3 +209,32 @@ def test_other_targets_keep_ids_off_by_default(tmp_path: Path) -> None:
     sftdata.convert(src, tmp_path / "trl2.jsonl", to="trl", rewrite=Rewrite(tool_call_ids=True))
     row = orjson.loads((tmp_path / "trl2.jsonl").read_bytes())
     assert [m.get("tool_call_id") or [c.get("id") for c in m.get("tool_calls", [])] for m in row["messages"]] == [[], ["call_1_0"], "call_1_0", []]
+
+
+def wire_of(slots: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for role, cs, t in slots:
+        m: dict[str, Any] = {"role": role, "content": None if cs else "x"}
+        if cs is not None:
+            m["tool_calls"] = [{**({"id": c} if c is not None else {}), "type": "function", "function": {"name": "f", "arguments": "{}"}} for c in cs]
+        if t is not None:
+            m["tool_call_id"] = t
+        if role == "tool" and len(out) % 2:
+            m["name"] = "f"  # tool_call_id must land before name, as the encoder writes it
+        out.append(m)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_slot, max_size=10), st.booleans())
+def test_wire_shortcut_equals_general_path(slots: list[Any], strip_ids: bool) -> None:
+    if strip_ids:  # the shortcut's case: no id anywhere
+        slots = [(r, tuple(None for _ in cs) if cs is not None else None, None) for r, cs, _ in slots]
+    fast, general = wire_of(slots), wire_of(slots)
+    fill_wire(fast)
+    fill_wire(general, shortcut=False)
+    assert orjson.dumps(fast) == orjson.dumps(general)
+    # and both equal the record path through the openai encoder
+    record = OPENAI.decode({"messages": wire_of(slots)})
+    encoded, _ = OPENAI.encode(fill_record(record))
+    assert orjson.dumps(encoded["messages"]) == orjson.dumps(fast)
