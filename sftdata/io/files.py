@@ -123,19 +123,46 @@ def load_json_array(path: Path, compression: str | None = None) -> list[Any] | N
     return value
 
 
-def _read_json(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
-    name = str(path)
+#: ``.json`` arrays at least this large (uncompressed; a quarter of it compressed) are
+#: streamed a chunk at a time instead of parsed whole (see :mod:`.jsonarray`).
+STREAM_BYTES = 256 << 20
+
+
+def json_elements(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[Any] | None:
+    """The elements of a ``.json`` dataset, in order, or ``None`` when it is really JSON
+    Lines. Small files are parsed whole (fastest); large arrays are streamed, so memory
+    stays bounded whatever the file size. Values and errors are the same either way."""
+    from .jsonarray import starts_array, stream_elements
+
+    size = path.stat().st_size
+    if size * (4 if compression else 1) >= STREAM_BYTES and starts_array(path, open_binary, compression):
+        return stream_elements(path, compression, position=position)
     value = load_json_array(path, compression)
     if value is None:
+        return None
+    if position is None:
+        return iter(value)
+    return _metered_list(value, size, position)
+
+
+def _metered_list(value: list[Any], size: int, position: Position) -> Iterator[Any]:
+    # The array was parsed at once: report the share of records done, in bytes.
+    n = max(len(value), 1)
+    for i, item in enumerate(value, 1):
+        if not i % _EVERY or i == n:
+            position(size * i // n)
+        yield item
+
+
+def _read_json(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
+    name = str(path)
+    elements = json_elements(path, compression, position)
+    if elements is None:
         yield from _read_jsonl(path, compression, position)
         return
-    # The array is parsed at once: report the share of records done, in bytes.
-    size, n = path.stat().st_size, max(len(value), 1)
-    for i, row in enumerate(value, 1):
+    for i, row in enumerate(elements, 1):
         if not isinstance(row, dict):
             raise ReadError(f"record {i} is a {type(row).__name__}, not an object.", path=name, line=i, code="wrong-type", remedy="Every element of the array must be a JSON object.")
-        if position is not None and (not i % _EVERY or i == n):
-            position(size * i // n)
         yield row, Source(name, i, "record")
 
 

@@ -19,7 +19,7 @@ import orjson
 
 from ..errors import Issue
 from ..io import read_rows, suffix_of
-from ..io.files import load_json_array, open_binary
+from ..io.files import json_elements, open_binary
 from ..record import Source
 
 
@@ -68,11 +68,11 @@ def read_jsonl(path: Path, compression: str | None = None) -> Iterator[RawRow]:
 
 def read_json(path: Path, compression: str | None = None) -> Iterator[RawRow]:
     name = str(path)
-    value = load_json_array(path, compression)
-    if value is None:  # JSON Lines in a .json file
+    elements = json_elements(path, compression)
+    if elements is None:  # JSON Lines in a .json file
         yield from read_jsonl(path, compression)
         return
-    for i, row in enumerate(value, 1):
+    for i, row in enumerate(elements, 1):
         src = Source(name, i, "record")
         yield RawRow(row, src) if type(row) is dict else RawRow(None, src, orjson.dumps(row), _type_issue(row))
 
