@@ -94,6 +94,18 @@ def test_preference_and_kto_rows_keep_their_input() -> None:
         assert ALPACA.encode(ALPACA.decode(row)) == (row, [])
 
 
+def test_mapped_column_names_keep_the_split() -> None:
+    """A LLaMA-Factory ``columns`` mapping (prompt/query under other names) splits the same way."""
+    from sftdata.formats.alpaca import Alpaca, AlpacaSpec
+
+    fmt = Alpaca(AlpacaSpec(prompt="question", query="context", response="answer"))
+    row = {"question": "Summarise.", "context": "A long text.", "answer": "Short."}
+    rec = fmt.decode(row)
+    assert rec.messages[0].content == "Summarise.\nA long text."
+    assert fmt.encode(rec) == (row, [])
+    assert ALPACA.encode(rec)[0] == {"instruction": "Summarise.", "input": "A long text.", "output": "Short."}
+
+
 def test_only_the_instruction_column_configured_writes_lf_text() -> None:
     fmt = ALPACA.with_spec(query=None)  # type: ignore[attr-defined]
     rec = ALPACA.decode({"instruction": "Translate", "input": "bonjour", "output": "hello"})
