@@ -35,6 +35,7 @@ from .api import RejectSink, encode_all
 from .detect import SAMPLE_SIZE, detect_rows
 from .errors import RecordError, SftdataError, missing
 from .formats import Format, LossReport, get_format
+from .formats.toolids import fill_record
 from .io.parquet import drop_nulls
 from .record import Record, Source
 
@@ -143,12 +144,17 @@ class Converter:
     columns: tuple[str, ...] | None = None
     #: Emit one JSON-text column ``sftdata_row`` instead of the format's columns.
     json_rows: bool = False
+    #: Fill missing tool-call ids as ``sftdata.convert`` does (None: the target's default,
+    #: on for openai; see :mod:`sftdata.formats.toolids`).
+    tool_call_ids: bool | None = None
 
     def convert_row(self, row: dict[str, Any], index: int | None = None) -> dict[str, Any]:
         """One wire row -> one wire row (raises on a row that does not decode)."""
         source = Source("<dataset>", index, "row") if index is not None else None
         record = _format(self.from_).decode(drop_nulls(row), source)
         target = _format(self.to)
+        if target.pairs_tools_by_id if self.tool_call_ids is None else self.tool_call_ids:
+            record = fill_record(record)
         (out,) = encode_all([record], target, LossReport(), self.strict)
         return _as_json(out, self.json_columns)
 

@@ -11,6 +11,7 @@ import sftdata
 from sftdata.api import RejectSink
 from sftdata.errors import LossError, RecordError
 from sftdata.formats import LossReport, get_format
+from sftdata.formats.toolids import fill_record
 from sftdata.io.parquet import drop_nulls
 
 datasets = pytest.importorskip("datasets")
@@ -53,7 +54,7 @@ def test_batched_map_with_two_processes_equals_serial(realdata: Path) -> None:
     conv = hf.converter(from_="sharegpt", to="openai")
     out = ds.map(conv, batched=True, batch_size=64, num_proc=2, remove_columns=ds.column_names)
     openai = get_format("openai")
-    records = list(sftdata.read(realdata / "glaive_toolcall_en_demo.json"))
+    records = [fill_record(r) for r in sftdata.read(realdata / "glaive_toolcall_en_demo.json")]  # ids, as convert writes
     expected = []
     for record in records:
         row = openai.encode(record)[0]
@@ -104,7 +105,8 @@ def test_convert_dataset_copes_with_optional_columns(realdata: Path) -> None:
     expected = [get_format("sharegpt").decode(drop_nulls(r)) for r in rows]
     out = hf.convert_dataset(ds, to="openai", num_proc=2, batch_size=16)
     assert len(out) == len(rows) and sorted(out.column_names) == ["messages", "tools"]
-    assert list(hf.from_dataset(out, "openai")) == expected
+    # openai output gets tool-call ids, as sftdata.convert writes them
+    assert list(hf.from_dataset(out, "openai")) == [fill_record(r) for r in expected]
     back = hf.convert_dataset(out, to="sharegpt", from_="openai", batch_size=16)
     assert list(hf.from_dataset(back, "sharegpt")) == expected
 
@@ -114,3 +116,15 @@ def test_convert_dataset_marks_bad_rows() -> None:
     out = hf.convert_dataset(datasets.Dataset.from_list(rows), to="alpaca", from_="sharegpt", on_error="mark")
     assert out[0]["sftdata_error"] is None and out[0]["output"] == "a"
     assert out[1]["output"] is None and "[unknown-role]" in out[1]["sftdata_error"]
+
+
+def test_converter_writes_the_rows_convert_writes(realdata: Path, tmp_path: Path) -> None:
+    rows = glaive(realdata)
+    src = tmp_path / "glaive.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows))
+    sftdata.convert(src, tmp_path / "out.jsonl", to="openai")
+    written = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
+    conv = hf.converter(from_="sharegpt", to="openai", json_columns=())
+    assert [conv.convert_row(r) for r in rows] == written
+    plain = hf.Converter("sharegpt", "openai", json_columns=(), tool_call_ids=False)
+    assert not any("tool_call_id" in m for r in rows for m in plain.convert_row(r)["messages"])
