@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PureWindowsPath
 
 from .record import MEDIA_PARTS, Message, Record
 
@@ -26,8 +26,9 @@ _MEDIA = tuple(MEDIA_PARTS.values())
 
 
 def is_local_relative(url: str) -> bool:
-    """A non-empty path that is neither a URL nor absolute."""
-    return bool(url) and not url.startswith(REMOTE) and not PurePath(url).is_absolute()
+    """A non-empty path that is neither a URL nor absolute (on this system, or a
+    Windows path with a drive or UNC share, which a dataset made on Windows may hold)."""
+    return bool(url) and not url.startswith(REMOTE) and not PurePath(url).is_absolute() and not PureWindowsPath(url).anchor
 
 
 def resolve(url: str, base_dir: Path | None, media_root: Path | None) -> Path:

@@ -32,6 +32,8 @@ from _paths import FIXTURES
         ("s3://bucket/1.png", "s3://bucket/1.png"),
         ("gs://bucket/1.png", "gs://bucket/1.png"),
         ("", ""),
+        ("C:\\data\\1.png", "C:\\data\\1.png"),
+        ("\\\\server\\share\\1.png", "\\\\server\\share\\1.png"),
     ],
 )
 def test_rebase_values(url: str, expected: str) -> None:

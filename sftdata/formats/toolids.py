@@ -110,6 +110,11 @@ def _slot(m: Message) -> Slot:
 
 def fill_messages(messages: tuple[Message, ...], start: int = 0) -> tuple[Message, ...]:
     """``messages`` with tool-call ids filled (the same tuple when none was missing)."""
+    for m in messages:
+        if m.tool_calls or m.role == "tool":
+            break
+    else:
+        return messages  # most records: no tool turn, nothing to build
     filled = pair([_slot(m) for m in messages], start)
     if filled is None:
         return messages
