@@ -53,6 +53,8 @@ _EXPORTS: dict[str, str] = {
     "TrainConfig": "train",
     "ValidationReport": "validate",
     "VideoPart": "record",
+    "check": "check",
+    "CheckReport": "check",
     "convert": "api",
     "count_record": "tokens",
     "dedup": "clean.dedup",

@@ -18,6 +18,7 @@ from .. import __version__
 
 # command name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": ("check", "check_cmd", "Everything worth knowing before training: validation, duplicates, leaks, tokens."),
     "convert": ("convert", "convert_cmd", "Convert a dataset to another format."),
     "dedup": ("clean", "dedup_cmd", "Remove exact or near-duplicate records (and eval-set leaks)."),
     "filter": ("clean", "filter_cmd", "Keep or drop records by tokens, turns, length, script, regex, repetition."),
