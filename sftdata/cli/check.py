@@ -70,14 +70,13 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
         t = s.fields["total"]
         cut = f"; {s.over_cutoff:,} over cutoff_len={cutoff_len}" if cutoff_len else ""
         click.echo(f"  tokens      p50 {t.p50:g}, p95 {t.p95:g}, p99 {t.p99:g}, max {t.max:g} per record; {s.trainable_tokens:,} trainable in all ({template}, {tokenizer}){cut}")
-    if not report.findings:
-        click.echo("\nNothing to fix: ready to train.")
-    else:
+    if report.findings:
         click.echo("")
-        for f in report.findings:
-            click.echo(f"{_MARK[f.severity]} {f.code}: {f.message}")
-            if f.fix:
-                click.echo(f"         {'try' if f.severity == 'info' else 'fix'}: {f.fix}")
-        errors = sum(f.severity == "error" for f in report.findings)
-        click.echo(f"\n{'Fix the errors before training.' if errors else 'No errors: the warnings are worth a look.'}")
+    for f in report.findings:
+        click.echo(f"{_MARK[f.severity]} {f.code}: {f.message}")
+        if f.fix:
+            click.echo(f"         {'try' if f.severity == 'info' else 'fix'}: {f.fix}")
+    severities = {f.severity for f in report.findings}
+    verdict = "Fix the errors before training." if "error" in severities else "No errors: the warnings are worth a look." if "warning" in severities else "Nothing to fix: ready to train."
+    click.echo(f"\n{verdict}")
     sys.exit(report.exit_code)
