@@ -124,3 +124,25 @@ def test_cli_prints_nothing_on_stderr_off_a_terminal(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "sftdata", "convert", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--to", "openai"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout.startswith(f"{tmp_path / 'in.jsonl'} (sharegpt) -> ")
+
+
+def test_validate_redraws_its_counter_every_8192_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sftdata.validate import api as vapi
+
+    bars: list[tuple[str, Recorder]] = []
+
+    @contextmanager
+    def fake(label: str, total: int | None = None, unit: str = "records") -> Iterator[Recorder]:
+        rec = Recorder()
+        bars.append((label, rec))
+        yield rec
+
+    monkeypatch.setattr(vapi, "progress_bar", fake)
+    big_jsonl(tmp_path / "in.jsonl", 20_000)
+    report = sftdata.validate(tmp_path / "in.jsonl", progress=True)
+    [(label, rec)] = bars
+    assert label == f"validating {tmp_path / 'in.jsonl'}" and report.total == 20_000
+    assert [e for e, _ in rec.events] == ["update"] * len(rec.events) and 2 <= len(rec.events) <= 3
+    assert all(b - a >= 8192 for (_, a), (_, b) in zip(rec.events, rec.events[1:]))
+    sftdata.validate(tmp_path / "in.jsonl")  # progress=False (the default): no bar at all
+    assert len(bars) == 1

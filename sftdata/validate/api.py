@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from ..api import RejectSink
 from ..errors import Issue, ReadError, RecordError, UsageError
 from ..formats import Format
 from ..io import write_rows
+from ..progress import Ticker
+from ..progress import progress as progress_bar
 from ..record import Source, _Record
 from .engine import CleanBatch, Options, Outcome, Validator, base_dir_of, choose_format, resolve_format, sample_rows
 from .profiles import Profile, get_profile
@@ -125,14 +128,15 @@ def validate(
         validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]
     report = ValidationReport(path, prof.name, validator.fmt.name if validator.fmt else None, opts.fail_on, locations)
 
-    bar = _Progress(path) if progress else None
-    with RejectSink(rejects) as sink, (bar or _Null()):
+    shown = [0]  # records at the last redraw: the bar is redrawn every 8,192 records
+    with RejectSink(rejects) as sink, (progress_bar(f"validating {path or 'records'}") if progress else nullcontext(Ticker())) as bar:
 
         def valid_rows() -> Iterator[Any]:
             try:
                 for out in outcomes:
-                    if bar is not None:
+                    if report.total >= shown[0] + 8192:
                         bar.update(report.total)
+                        shown[0] = report.total
                     if type(out) is CleanBatch:
                         report.total += out.count
                         report.valid += out.count
@@ -176,41 +180,3 @@ def _as_row(item: Any, fmt: Format | None) -> Any:
     if isinstance(item, _Record) and fmt is not None:
         return fmt.encode(item)[0]  # type: ignore[arg-type]
     return item
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-class _Progress:
-    """A rich progress line (records so far, rate) on stderr, only on a terminal."""
-
-    def __init__(self, path: str | None) -> None:
-        import sys
-
-        self.bar = None
-        self.next = 0
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(SpinnerColumn(), TextColumn("validating {task.description}: {task.completed:,} records"), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-            self.task = self.bar.add_task(path or "records", total=None)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None and n >= self.next:
-            self.bar.update(self.task, completed=n)
-            self.next = n + 8192
-
-    def __enter__(self) -> "_Progress":
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
