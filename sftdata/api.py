@@ -87,9 +87,17 @@ def encode_all(records: Iterable[Record], fmt: Format, losses: LossReport, stric
         yield row
 
 
-def write(records: Iterable[Record], path: str | os.PathLike[str], format: str | Format, *, strict: bool = False) -> LossReport:
-    """Write records in ``format`` to ``path`` atomically; returns what the format dropped."""
+def write(records: Iterable[Record], path: str | os.PathLike[str], format: str | Format, *, strict: bool = False, tool_call_ids: bool | None = None) -> LossReport:
+    """Write records in ``format`` to ``path`` atomically; returns what the format dropped.
+
+    ``tool_call_ids``: fill missing tool-call ids and pair tool results with their calls,
+    as ``convert`` does (``None``: the format's default, on for ``openai``).
+    """
     fmt = get_format(format) if isinstance(format, str) else format
+    if fmt.pairs_tools_by_id if tool_call_ids is None else tool_call_ids:
+        from .formats.toolids import fill_record
+
+        records = map(fill_record, records)
     losses = LossReport()
     write_rows(encode_all(records, fmt, losses, strict), path)
     return losses

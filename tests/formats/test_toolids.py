@@ -199,6 +199,12 @@ def test_glaive_realdata_every_result_has_its_call(realdata: Path, tmp_path: Pat
     # the output passes validate's id pairing check
     report = sftdata.validate(serial)
     assert "orphan-tool-result" not in report.rules and report.valid == 300
+    # sftdata.write fills them the same way (the Python API and the CLI agree)
+    records = list(sftdata.read(src))
+    sftdata.write(records, tmp_path / "written.jsonl", "openai")
+    assert (tmp_path / "written.jsonl").read_bytes() == serial.read_bytes()
+    sftdata.write(records, tmp_path / "written_plain.jsonl", "openai", tool_call_ids=False)
+    assert (tmp_path / "written_plain.jsonl").read_bytes() == plain.read_bytes()
 
 
 def test_other_targets_keep_ids_off_by_default(tmp_path: Path) -> None:
