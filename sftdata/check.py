@@ -120,7 +120,8 @@ def check(
     from .validate import validate
 
     path = str(input)
-    validation = validate(path, profile, format=format, **validate_options)
+    # Each pass shows its own progress bar on a terminal (silent otherwise).
+    validation = validate(path, profile, format=format, progress=True, **validate_options)
     report = CheckReport(path, validation.format, validation.total, validation)
     usable = validation.format is not None and validation.valid > 0
     skipped: list[Finding] = []
@@ -130,11 +131,14 @@ def check(
         except MissingDependencyError as err:  # a core install: say what was not checked
             skipped.append(Finding("error" if against is not None else "info", "not-checked", f"near-duplicates{' and eval leaks' if against is not None else ''} were not checked: {err.message}", f"pip install 'sftdata[{err.extra}]'"))
     if usable and tokenizer is not None:
-        from .stats import StatsConfig, token_stats
+        from .progress import progress as progress_bar
         from .rejects import RejectSink
+        from .stats import StatsConfig, token_stats
 
-        with RejectSink(None) as sink:  # rows that do not decode are validation's business
-            report.stats = token_stats(path, StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=validation.format), rejects=sink)
+        config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=validation.format)
+        # rows that do not decode are validation's business: counted, not written
+        with RejectSink(None) as sink, progress_bar(f"tokenizing {path}", total=validation.total) as bar:
+            report.stats = token_stats(path, config, rejects=sink, progress=bar.update)
     report.findings = sorted(_findings(report, profile, template, tokenizer, cutoff_len, against) + skipped, key=lambda f: _ORDER[f.severity])
     return report
 
