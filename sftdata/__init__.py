@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "ImagePart": "record",
     "Issue": "errors",
     "KTORecord": "record",
+    "MediaOptions": "mediatokens",
     "Message": "record",
     "PreferenceRecord": "record",
     "PretrainRecord": "record",
@@ -64,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "get_format": "formats",
     "get_template": "templates",
     "get_tokenizer": "tokenizers",
+    "media_tokens": "mediatokens",
     "read": "api",
     "split": "clean.split",
     "train": "train",
@@ -114,6 +116,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .rewrite import Rewrite
     from .errors import DataError, Issue, RecordError, SftdataError
     from .formats import get_format
+    from .mediatokens import MediaOptions, media_tokens
     from .templates import Rendered, Span, Template, get_template
     from .tokenizers import Tokenizer, get_tokenizer
     from .tokens import Encoded, TokenCounts, count_record, encode_record

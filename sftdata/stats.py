@@ -27,6 +27,7 @@ from typing import Any
 from .errors import Issue, RecordError, UsageError
 from .formats import Format, get_format
 from .io import read_rows
+from .mediatokens import MediaOptions, MediaTokens, media_tokens
 from .record import Source
 from .stats_report import FIELDS, StatsReport, build_report
 from .templates import TRAIN_ON, Template, TrainOn, get_template
@@ -41,7 +42,10 @@ _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 
 @dataclass(frozen=True)
 class StatsConfig:
-    """What to measure: tokenizer and template names, ``train_on``, ``cutoff_len``, epochs."""
+    """What to measure: tokenizer and template names, ``train_on``, ``cutoff_len``, epochs,
+    and how images count (:class:`~sftdata.mediatokens.MediaOptions`; by default the
+    template's media model expands them, and unreadable images are counted as placeholders
+    and reported)."""
 
     tokenizer: str = "qwen2.5"
     template: str = "qwen"
@@ -49,6 +53,7 @@ class StatsConfig:
     cutoff_len: int | None = None
     epochs: float = 1.0
     format: str = "auto"
+    media: MediaOptions = MediaOptions()
 
     def __post_init__(self) -> None:
         if self.train_on not in TRAIN_ON:
@@ -60,17 +65,18 @@ class StatsConfig:
 
 
 # One row's result: (line, kind code, total, prompt, trainable, overhead, turns, media,
-# cut, cut_trainable, rejected_total (-1: none), rejected_trainable, label (-1/0/1)).
+# cut, cut_trainable, rejected_total (-1: none), rejected_trainable, label (-1/0/1),
+# images, image_tokens, media_unknown).
 Row = tuple[int, ...]
 Rejected = tuple[dict[str, Any], Source | None, tuple[Issue, ...]]
 
 # Set in the parent before the pool forks, inherited by the workers.
-_JOB: tuple[Format, Tokenizer, Template, TrainOn, int | None] | None = None
+_JOB: tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None] | None = None
 
 
 def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[Rejected]]:
     assert _JOB is not None
-    fmt, tokenizer, template, train_on, cutoff_len = _JOB
+    fmt, tokenizer, template, train_on, cutoff_len, media = _JOB
     decode = fmt.decode
     out: list[Row] = []
     rejected: list[Rejected] = []
@@ -80,7 +86,7 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
         except RecordError as err:
             rejected.append((row, source, err.issues))
             continue
-        c = count_record(record, tokenizer, template, train_on, cutoff_len)
+        c = count_record(record, tokenizer, template, train_on, cutoff_len, media)
         out.append(
             (
                 source.line if source else 0, _KIND_CODE[c.kind], c.total, c.prompt, c.trainable, c.overhead, c.turns,
@@ -88,6 +94,7 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
                 -1 if c.rejected_total is None else c.rejected_total,
                 -1 if c.rejected_trainable is None else c.rejected_trainable,
                 -1 if c.label is None else int(c.label),
+                c.images, c.image_tokens, c.media_unknown,
             )
         )  # fmt: skip
     return out, rejected
@@ -139,7 +146,7 @@ class Columns:
     """Per-record counts as compact integer arrays (8 bytes per value)."""
 
     def __init__(self) -> None:
-        self.data: dict[str, array[int]] = {name: array("q") for name in ("line", "kind", *FIELDS, "cut", "cut_trainable", "rejected_total", "rejected_trainable", "label")}
+        self.data: dict[str, array[int]] = {name: array("q") for name in ("line", "kind", *FIELDS, "cut", "cut_trainable", "rejected_total", "rejected_trainable", "label", "images", "image_tokens", "media_unknown")}
         self._order = list(self.data.values())
 
     def extend(self, rows: list[Row]) -> None:
@@ -223,11 +230,12 @@ def token_stats(
         fmt = get_format(config.format)
     tokenizer = get_tokenizer(config.tokenizer)
     template = get_template(config.template, tokenizer=tokenizer)
+    media = media_tokens(tokenizer, template, config.media)
     workers = workers or default_workers(p)
     columns = Columns()
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
-    _JOB = (fmt, tokenizer, template, config.train_on, config.cutoff_len)
+    _JOB = (fmt, tokenizer, template, config.train_on, config.cutoff_len, media)
     rows = read_rows(p)
 
     def absorb(result: tuple[list[Row], list[Rejected]]) -> None:
@@ -272,7 +280,16 @@ def token_stats(
     seconds = time.perf_counter() - started
     for code, n in Counter(columns.data["kind"]).items():
         kinds[KINDS[code]] = n
-    return build_report(str(p), config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds, check_pairing(tokenizer, template))
+    warnings = check_pairing(tokenizer, template) + _media_warnings(tokenizer, template, config.media, media)
+    return build_report(str(p), config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds, warnings, media.model.name if media else None)
+
+
+def _media_warnings(tokenizer: Tokenizer, template: Template, options: MediaOptions, media: MediaTokens | None) -> list[str]:
+    """Say so when the template's media model was asked for but cannot apply."""
+    name = getattr(template, "media_model", None)
+    if media is None and options.model == "auto" and name:
+        return [f"template '{template.name}' expands images as {name}, but tokenizer '{tokenizer.name}' has no such pad token: images count as placeholders"]
+    return []
 
 
 def check_pairing(tokenizer: Tokenizer, template: Template) -> list[str]:

@@ -82,6 +82,12 @@ class StatsReport:
     than ``cutoff_len``; ``cut_trainable`` trainable tokens would be cut;
     ``zero_trainable_lines`` lists (up to 1000) rows left with nothing to train on after
     the cutoff. ``training_tokens`` = trainable tokens kept x epochs.
+
+    ``media_model`` names the model that expanded images (``None``: every medium counted
+    as its template placeholder). ``images`` and ``image_tokens`` total the images and the
+    tokens that stand for them (``prompt + chosen`` side); ``media_unknown`` images could
+    not be sized (missing, undecodable or remote files: counted as placeholders), listed
+    in ``media_unknown_lines``. Videos and audios always count as placeholders.
     """
 
     path: str
@@ -109,9 +115,19 @@ class StatsReport:
     preference: dict[str, Any] | None = None
     kto: dict[str, int] | None = None
     media_total: int = 0
+    media_model: str | None = None
+    images: int = 0
+    image_tokens: int = 0
+    media_unknown: int = 0
+    media_unknown_lines: list[int] = field(default_factory=list)
     seconds: float = 0.0
     tokens: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def image_share(self) -> float:
+        """Share of all counted tokens that stand for images."""
+        return self.image_tokens / self.tokens if self.tokens else 0.0
 
     @property
     def tokens_per_second(self) -> float:
@@ -120,11 +136,12 @@ class StatsReport:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["tokens_per_second"] = round(self.tokens_per_second)
+        out["image_share"] = round(self.image_share, 4)
         out["seconds"] = round(self.seconds, 3)
         return out
 
 
-def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, template: str, cols: dict[str, array[int]], kinds: Counter[str], rejects: Any, seconds: float, warnings: list[str] | None = None) -> StatsReport:
+def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, template: str, cols: dict[str, array[int]], kinds: Counter[str], rejects: Any, seconds: float, warnings: list[str] | None = None, media_model: str | None = None) -> StatsReport:
     """Summaries and cutoff effects from the per-record columns."""
     n = len(cols["line"])
     total, trainable, cut, cut_tr = cols["total"], cols["trainable"], cols["cut"], cols["cut_trainable"]
@@ -174,6 +191,11 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         preference=preference,
         kto=kto,
         media_total=sum(cols["media"]),
+        media_model=media_model,
+        images=sum(cols["images"]),
+        image_tokens=sum(cols["image_tokens"]),
+        media_unknown=sum(cols["media_unknown"]),
+        media_unknown_lines=[cols["line"][i] for i in range(n) if cols["media_unknown"][i]][:MAX_LISTED_LINES],
         seconds=seconds,
         tokens=sum(total) + sum(x for x in cols["rejected_total"] if x > 0),
         warnings=warnings or [],

@@ -14,20 +14,23 @@ LLaMA-Factory does per turn), so labels line up with spans exactly.
 >>> tok.decode([i for i, l in zip(enc.input_ids, enc.labels) if l != -100])
 'Hello!<|im_end|>'
 >>> count_record(rec, tok, tpl)
-TokenCounts(kind='sft', total=13, prompt=10, trainable=3, overhead=10, turns=1, media=0, cut=0, cut_trainable=0, rejected_total=None, rejected_trainable=None, label=None)
+TokenCounts(kind='sft', total=13, prompt=10, trainable=3, overhead=10, turns=1, media=0, cut=0, cut_trainable=0, rejected_total=None, rejected_trainable=None, label=None, images=0, image_tokens=0, media_unknown=0)
 """
 
 from __future__ import annotations
 
 import unicodedata
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .record import KTORecord, PreferenceRecord, PretrainRecord, Record, SFTRecord
+from .record import KTORecord, PreferenceRecord, PretrainRecord, Record, SFTRecord, conversation
 from .templates import Rendered, Template, TrainOn
 from .tokenizers import Tokenizer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .mediatokens import ImageCount, MediaTokens
 
 IGNORE_INDEX = -100
 Branch = Literal["chosen", "rejected"]
@@ -39,6 +42,8 @@ class Encoded:
 
     ``cut`` tokens (``cut_trainable`` of them trainable) were removed by ``cutoff_len``;
     ``overhead`` counts the template's own tokens (role markers, default system prompt).
+    With ``media=``, ``image_tokens`` is how many ids stand for images (before the cut)
+    and ``media_unknown`` how many images counted as placeholders (size unreadable).
     """
 
     input_ids: list[int]
@@ -46,6 +51,8 @@ class Encoded:
     overhead: int = 0
     cut: int = 0
     cut_trainable: int = 0
+    image_tokens: int = 0
+    media_unknown: int = 0
 
     @property
     def trainable(self) -> int:
@@ -57,9 +64,13 @@ class TokenCounts:
     """Per-record counts after the template (before ``cutoff_len`` unless stated).
 
     ``total = prompt + trainable``. ``turns`` counts assistant turns; ``media`` counts
-    images, videos and audios (their placeholder tokens only: the real number depends
-    on the processor). For preference records the main fields describe ``prompt +
-    chosen`` and ``rejected_*`` the other branch; ``cut`` is the larger of the two.
+    images, videos and audios. Without ``media=`` every one counts as its template
+    placeholder; with it (:func:`sftdata.mediatokens.media_tokens`) each image's pad
+    token is expanded to the real number, ``image_tokens`` says how many tokens stand
+    for the ``images`` and ``media_unknown`` how many images kept their placeholder
+    because their size could not be read. Videos and audios stay placeholders. For
+    preference records the main fields describe ``prompt + chosen`` and ``rejected_*``
+    the other branch; ``cut`` is the larger of the two.
     """
 
     kind: str
@@ -74,6 +85,9 @@ class TokenCounts:
     rejected_total: int | None = None
     rejected_trainable: int | None = None
     label: bool | None = None
+    images: int = 0
+    image_tokens: int = 0
+    media_unknown: int = 0
 
 
 Piece = tuple[str, bool]  # text, template-owned
@@ -178,17 +192,33 @@ def _runs(record: Record, template: Template, train_on: TrainOn, branch: Branch)
     return runs
 
 
-def _encode_runs(runs: list[Run], tokenizer: Tokenizer, cutoff_len: int | None) -> Encoded:
+Expand = tuple[int, list["ImageCount"]]  # the pad id, and the images in render order
+
+
+def _encode_runs(runs: list[Run], tokenizer: Tokenizer, cutoff_len: int | None, expand: Expand | None = None) -> Encoded:
     enc = _encoder(tokenizer)
     ids: list[int] = []
     labels: list[int] = []
     overhead = 0
+    pads = 0
+    images: Iterator[ImageCount] | None = None
+    if expand is not None:
+        from .mediatokens import expand_ids
+
+        images = iter(expand[1])
     for pieces, trainable in runs:
         run, own = enc.run(pieces)
+        if images is not None:
+            run, n = expand_ids(run, expand[0], images)  # type: ignore[index]
+            pads += n
         ids.extend(run)
         labels.extend(run if trainable else [IGNORE_INDEX] * len(run))
         overhead += own
-    return _cut(ids, labels, overhead, cutoff_len)
+    out = _cut(ids, labels, overhead, cutoff_len)
+    if expand is None:
+        return out
+    unknown = sum(1 for img in expand[1] if img.problem is not None)
+    return Encoded(out.input_ids, out.labels, out.overhead, out.cut, out.cut_trainable, pads, unknown)
 
 
 def encode_rendered(rendered: Rendered, tokenizer: Tokenizer, cutoff_len: int | None = None) -> Encoded:
@@ -219,17 +249,21 @@ def encode_record(
     train_on: TrainOn = "all",
     cutoff_len: int | None = None,
     branch: Branch = "chosen",
+    media: MediaTokens | None = None,
 ) -> Encoded:
     """Render ``record`` with ``template`` and tokenize it into ids and labels.
 
     Preference records render ``prompt + chosen`` (or ``+ rejected`` with
     ``branch="rejected"``), KTO records ``prompt + completion``; a pretrain record is
-    its text plus the tokenizer's EOS, all trained.
+    its text plus the tokenizer's EOS, all trained. With ``media`` (see
+    :func:`sftdata.mediatokens.media_tokens`) each image's pad token is repeated as
+    often as the model's run repeats it.
     """
     if isinstance(record, PretrainRecord):
         ids = tokenizer.encode(record.text + tokenizer.eos_token)
         return _cut(ids, list(ids), 0, cutoff_len)
-    return _encode_runs(_runs(record, template, train_on, branch), tokenizer, cutoff_len)
+    expand = (media.pad_id, media.images(record, branch)) if media is not None and _media(record) else None
+    return _encode_runs(_runs(record, template, train_on, branch), tokenizer, cutoff_len, expand)
 
 
 class _Lengths(NamedTuple):
@@ -238,26 +272,35 @@ class _Lengths(NamedTuple):
     overhead: int
     cut: int
     cut_trainable: int
+    image_tokens: int = 0
 
 
-def _lengths(record: Record, tokenizer: Tokenizer, template: Template, train_on: TrainOn, cutoff_len: int | None, branch: Branch) -> _Lengths:
+def _lengths(record: Record, tokenizer: Tokenizer, template: Template, train_on: TrainOn, cutoff_len: int | None, branch: Branch, expand: Expand | None = None) -> _Lengths:
     """Counts without building id or label lists (the stats hot path)."""
     if isinstance(record, PretrainRecord):
         runs: list[Run] = [([(record.text + tokenizer.eos_token, False)], True)]
     else:
         runs = _runs(record, template, train_on, branch)
     enc = _encoder(tokenizer)
-    total = trainable = cut_trainable = overhead = 0
+    total = trainable = cut_trainable = overhead = pads = 0
     limit = cutoff_len if cutoff_len is not None else 1 << 62
+    # each pad id in a run stands for the next image: it adds that image's tokens but one
+    images = iter(expand[1]) if expand is not None else None
     for pieces, trained in runs:
         ids, own = enc.run(pieces)
         n = len(ids)
+        if images is not None and (k := ids.count(expand[0])):  # type: ignore[index]
+            for _ in range(k):
+                img = next(images, None)
+                grow = img.tokens if img is not None else 1
+                n += grow - 1
+                pads += grow
         overhead += own
         if trained:
             trainable += n
             cut_trainable += max(0, total + n - max(total, limit))
         total += n
-    return _Lengths(total, trainable, overhead, max(0, total - limit), cut_trainable)
+    return _Lengths(total, trainable, overhead, max(0, total - limit), cut_trainable, pads)
 
 
 def _media(record: Record) -> int:
@@ -280,6 +323,12 @@ def _turns(record: Record) -> int:
     if isinstance(record, KTORecord):
         return sum(1 for m in record.prompt + record.completion if m.role == "assistant")
     return 0
+
+
+def _images(record: Record) -> int:
+    if isinstance(record, PretrainRecord):
+        return 0
+    return sum(len(m.media("image")) for m in conversation(record) if not isinstance(m.content, str))
 
 
 def counts_of(record: Record, enc: Encoded, rejected: Encoded | None = None) -> TokenCounts:
@@ -305,6 +354,9 @@ def counts_of(record: Record, enc: Encoded, rejected: Encoded | None = None) -> 
         rejected_total=rt,
         rejected_trainable=rtr,
         label=record.label if isinstance(record, KTORecord) else None,
+        images=_images(record),
+        image_tokens=enc.image_tokens,
+        media_unknown=enc.media_unknown,
     )
 
 
@@ -314,16 +366,24 @@ def count_record(
     template: Template,
     train_on: TrainOn = "all",
     cutoff_len: int | None = None,
+    media: MediaTokens | None = None,
 ) -> TokenCounts:
     """Token counts of one record after the template (see :class:`TokenCounts`).
 
     Equal to :func:`counts_of` over :func:`encode_record`, without building id lists.
+    ``media`` expands images to their real token counts (see :class:`TokenCounts`).
     """
-    a = _lengths(record, tokenizer, template, train_on, cutoff_len, "chosen")
+    n_media = _media(record)
+    chosen = rejected = None
+    if media is not None and n_media:
+        chosen = (media.pad_id, media.images(record, "chosen"))
+        if isinstance(record, PreferenceRecord):
+            rejected = (media.pad_id, media.images(record, "rejected"))
+    a = _lengths(record, tokenizer, template, train_on, cutoff_len, "chosen", chosen)
     cut, cut_trainable = a.cut, a.cut_trainable
     rt = rtr = None
     if isinstance(record, PreferenceRecord):
-        b = _lengths(record, tokenizer, template, train_on, cutoff_len, "rejected")
+        b = _lengths(record, tokenizer, template, train_on, cutoff_len, "rejected", rejected)
         rt, rtr = b.total, b.trainable
         cut, cut_trainable = max(cut, b.cut), max(cut_trainable, b.cut_trainable)
     return TokenCounts(
@@ -333,12 +393,15 @@ def count_record(
         trainable=a.trainable,
         overhead=a.overhead,
         turns=_turns(record),
-        media=_media(record),
+        media=n_media,
         cut=cut,
         cut_trainable=cut_trainable,
         rejected_total=rt,
         rejected_trainable=rtr,
         label=record.label if isinstance(record, KTORecord) else None,
+        images=_images(record) if n_media else 0,
+        image_tokens=a.image_tokens,
+        media_unknown=sum(1 for img in chosen[1] if img.problem is not None) if chosen else 0,
     )
 
 

@@ -31,6 +31,7 @@ from ._stream import PathLike, counted, items, resolve_format
 from .views import View, message_text, plain_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..mediatokens import MediaOptions, MediaTokens
     from ..templates import Template
     from ..tokenizers import Tokenizer
 
@@ -233,29 +234,41 @@ Measure = Literal["total", "prompt", "trainable"]
 @dataclass(frozen=True)
 class Tokens:
     """Token length after the chat template, counted by :func:`sftdata.tokens.count_record`
-    (the same numbers as ``sftdata stats``)."""
+    (the same numbers as ``sftdata stats``, images expanded as ``media`` says). A record
+    with an image whose size cannot be read is dropped as ``media-missing`` /
+    ``media-unreadable`` / ``media-remote``: its length is unknown."""
 
     min: int | None = None
     max: int | None = None
     measure: Measure = "total"
     tokenizer: str = "qwen2.5"
     template: str = "qwen"
+    media: "MediaOptions | None" = None
     _tools: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def _load(self) -> tuple["Tokenizer", "Template"]:
+    def _load(self) -> tuple["Tokenizer", "Template", "MediaTokens | None"]:
         if self._tools is None:
+            import dataclasses
+
+            from ..mediatokens import MediaOptions, media_tokens
             from ..templates import get_template
             from ..tokenizers import get_tokenizer
 
             tok = get_tokenizer(self.tokenizer)
-            object.__setattr__(self, "_tools", (tok, get_template(self.template, tokenizer=tok)))
+            tpl = get_template(self.template, tokenizer=tok)
+            options = dataclasses.replace(self.media or MediaOptions(), unknown="error")
+            object.__setattr__(self, "_tools", (tok, tpl, media_tokens(tok, tpl, options)))
         return self._tools  # type: ignore[no-any-return]
 
     def check(self, record: Record) -> Drop | None:
+        from ..mediatokens import MediaError
         from ..tokens import count_record
 
-        tok, tpl = self._load()
-        counts = count_record(record, tok, tpl)
+        tok, tpl, media = self._load()
+        try:
+            counts = count_record(record, tok, tpl, media=media)
+        except MediaError as err:
+            return Drop(err.code, err.message, err.field)
         value = getattr(counts, self.measure)
         if self.measure == "total" and counts.rejected_total is not None:
             value = max(value, counts.rejected_total)  # a pair is as long as its longer branch

@@ -16,6 +16,27 @@ TEMPLATE_HELP = "Chat template: qwen, chatml, llama3, llama2, mistral, vicuna, a
 TOKENIZER_HELP = "Tokenizer: qwen2.5 (built in, offline; aliases qwen2, qwen), a tiktoken encoding, a local HF tokenizer folder or a hub id."
 
 
+MEDIA_MODEL_HELP = "How images count: auto (the template's media model; qwen expands <|image_pad|> as Qwen2-VL/Qwen2.5-VL do), placeholder (the template's placeholder tokens only), or a model name (qwen2-vl)."
+
+
+def media_options(f: Any) -> Any:
+    """``--media-model``, ``--image-max-pixels``, ``--image-min-pixels``, ``--media-root``
+    (LLaMA-Factory's names); :func:`media_config` turns them into MediaOptions."""
+    f = click.option("--media-root", type=click.Path(file_okay=False), help="Folder that relative image paths are relative to (default: the dataset file's folder).")(f)
+    f = click.option("--image-min-pixels", type=click.IntRange(min=1), default=32 * 32, show_default=True, help="LLaMA-Factory's image_min_pixels: smaller images are scaled up first.")(f)
+    f = click.option("--image-max-pixels", type=click.IntRange(min=1), default=768 * 768, show_default=True, help="LLaMA-Factory's image_max_pixels: larger images are scaled down first.")(f)
+    f = click.option("--media-model", default="auto", show_default=True, help=MEDIA_MODEL_HELP)(f)
+    return f
+
+
+def media_config(media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, unknown: str = "count") -> Any:
+    from ..mediatokens import MODES, MediaOptions, get_media_model
+
+    if media_model not in MODES:
+        media_model = get_media_model(media_model).name  # a usage error names the choices
+    return MediaOptions(model=media_model, image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels, media_root=media_root, unknown=unknown)  # type: ignore[arg-type]
+
+
 def _common(f: Any) -> Any:
     f = click.option("--train-on", type=click.Choice(["all", "last", "everything"]), default="all", show_default=True, help="Train on all assistant turns, the last one only, or every token.")(f)
     f = click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")(f)
@@ -33,19 +54,24 @@ def _common(f: Any) -> Any:
 @click.option("--rejects", type=click.Path(), help="Write rows that do not decode here (JSONL with reasons) instead of stopping.")
 @click.option("--plot", type=click.Path(), help="Write a length histogram with the cutoff marked (.png needs matplotlib; .html needs nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool) -> None:
+@media_options
+def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool,
+              media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
     """Token statistics of INPUT after the chat template.
 
     Per record: total, prompt, trainable and template-overhead tokens, turns and media;
     summaries (mean, min, p50, p90, p95, p99, max), a histogram, and what --cutoff-len
-    would cut. Example: sftdata stats data.jsonl --tokenizer qwen2.5 --cutoff-len 2048
+    would cut. Images count as the tokens a Qwen2-VL run gives them (with the qwen
+    template); images whose size cannot be read are counted as placeholders and listed.
+    Example: sftdata stats data.jsonl --tokenizer qwen2.5 --cutoff-len 2048
     """
     from ..api import RejectSink
     from ..stats import StatsConfig, token_stats
 
     if plot and not plot.lower().endswith((".png", ".html", ".htm", ".svg")):
         raise UsageError(f"--plot must end in .png, .svg or .html, not '{plot}'.", field="--plot")
-    config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_len, epochs=epochs, format=from_)  # type: ignore[arg-type]
+    config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_len, epochs=epochs, format=from_,  # type: ignore[arg-type]
+                         media=media_config(media_model, image_max_pixels, image_min_pixels, media_root))
     bar = _progress() if sys.stderr.isatty() and not as_json else None
     with RejectSink(rejects) as sink, (bar or nullcontext()):
         task = bar.add_task("tokenizing", total=None) if bar else None
@@ -76,26 +102,32 @@ def _progress() -> Any:
 @click.option("-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many records to show.")
 @click.option("--skip", type=click.IntRange(min=0), default=0, show_default=True, help="Records to skip first.")
 @click.option("--json", "as_json", is_flag=True, help="Print text, spans and token counts as JSON lines.")
-def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, count: int, skip: int, as_json: bool) -> None:
+@media_options
+def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, count: int, skip: int, as_json: bool,
+               media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
     """Show exactly what the model sees for the first records of INPUT.
 
-    Trained spans are highlighted on a terminal and wrapped in [[ ]] otherwise.
+    Trained spans are highlighted on a terminal and wrapped in [[ ]] otherwise; an
+    expanded image shows as its pad token times its count (<|image_pad|>x66).
     Example: sftdata render data.jsonl --template qwen -n 3
     """
     from itertools import islice
 
     from ..api import read
+    from ..mediatokens import media_tokens
     from ..record import PreferenceRecord, PretrainRecord
     from ..templates import get_template
     from ..tokenizers import get_tokenizer
-    from ..tokens import encode_record, encode_rendered
+    from ..tokens import encode_record
     from .stats_view import print_rendered
 
     tok = get_tokenizer(tokenizer)
     tpl = get_template(template, tokenizer=tok)
+    media = media_tokens(tok, tpl, media_config(media_model, image_max_pixels, image_min_pixels, media_root, unknown="error"))
     for record in islice(read(input, from_), skip, skip + count):
         branches = ("chosen", "rejected") if isinstance(record, PreferenceRecord) else ("chosen",)
         for branch in branches:
+            images = []
             if isinstance(record, PretrainRecord):
                 from ..templates import Rendered, Span
 
@@ -104,11 +136,15 @@ def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: 
                 enc = encode_record(record, tok, tpl)
             else:
                 rendered = tpl.render(record, train_on=train_on, branch=branch)  # type: ignore[arg-type, call-arg]
-                enc = encode_rendered(rendered, tok)
+                enc = encode_record(record, tok, tpl, train_on=train_on, branch=branch, media=media)  # type: ignore[arg-type]
+                images = media.images(record, branch) if media is not None and enc.image_tokens else []  # type: ignore[arg-type]
+            counts = [img.tokens for img in images]
             where = str(record.source) if record.source else "?"
             label = f"{where} {record.kind}" + (f" ({branch})" if len(branches) > 1 else "")
             if as_json:
                 spans = [{"start": s.start, "end": s.end, "trainable": s.trainable, "role": s.role, "template": s.template} for s in rendered.spans]
-                click.echo(orjson.dumps({"source": where, "kind": record.kind, "branch": branch, "text": rendered.text, "spans": spans, "tokens": len(enc.input_ids), "trainable": enc.trainable}).decode())
+                shown = [{"url": img.url, "size": list(img.size) if img.size else None, "tokens": img.tokens} for img in images]
+                click.echo(orjson.dumps({"source": where, "kind": record.kind, "branch": branch, "text": rendered.text, "spans": spans, "tokens": len(enc.input_ids), "trainable": enc.trainable,
+                                         "images": shown, "image_tokens": enc.image_tokens}).decode())
             else:
-                print_rendered(label, rendered, len(enc.input_ids), enc.trainable)
+                print_rendered(label, rendered, len(enc.input_ids), enc.trainable, (media.model.image_pad, counts) if media is not None and counts else None)

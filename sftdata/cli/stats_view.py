@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..stats_report import StatsReport
-from ..templates import Rendered
+from ..templates import Rendered, Span
 
 _LISTED = 20
 
@@ -38,8 +38,8 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     if report.kto:
         d, u = report.kto["desirable"], report.kto["undesirable"]
         console.print(f"KTO labels: {d:,} desirable, {u:,} undesirable ({d / max(1, d + u):.1%} desirable)")
-    if report.media_total:
-        console.print(f"media: {report.media_total:,} items (counted as placeholder tokens only)")
+    for line in media_lines(report):
+        console.print(line, markup=False)
     _histogram(console, report)
     if report.cutoff_len:
         console.print(
@@ -61,6 +61,30 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     console.print(f"[dim]{report.tokens:,} tokens in {report.seconds:.2f} s ({report.tokens_per_second:,.0f} tokens/s)[/dim]")
 
 
+def media_lines(report: StatsReport) -> list[str]:
+    """What the media cost: image tokens and their share, and what was not modelled.
+
+    >>> from sftdata.stats_report import StatsReport
+    >>> r = StatsReport(*["x"] * 6, 1.0, *[0] * 3, {}, {}, {}, [], *[0] * 4, [], 0, 0.0, 0.0, media_total=3, media_model="qwen2-vl", images=2, image_tokens=132, tokens=205)
+    >>> media_lines(r)
+    ['images: 2 (132 tokens, 64.4% of all tokens; expanded as qwen2-vl)', 'videos/audios: 1 (counted as their placeholder tokens only: not modelled)']
+    """
+    lines: list[str] = []
+    if report.images:
+        if report.media_model:
+            lines.append(f"images: {report.images:,} ({report.image_tokens:,} tokens, {report.image_share:.1%} of all tokens; expanded as {report.media_model})")
+        else:
+            lines.append(f"images: {report.images:,} (counted as their template placeholder only; a real run expands each one)")
+    if report.media_unknown:
+        shown = ", ".join(str(x) for x in report.media_unknown_lines[:_LISTED])
+        more = f" and more (--json lists up to 1000)" if len(report.media_unknown_lines) > _LISTED else ""
+        lines.append(f"images of unknown size: {report.media_unknown:,} (missing, undecodable or remote; counted as placeholders) on lines {shown}{more}")
+    others = report.media_total - report.images
+    if others:
+        lines.append(f"videos/audios: {others:,} (counted as their placeholder tokens only: not modelled)")
+    return lines
+
+
 def _histogram(console: object, report: StatsReport) -> None:
     bins = [b for b in report.histogram]
     if not bins:
@@ -74,8 +98,32 @@ def _histogram(console: object, report: StatsReport) -> None:
     console.print("\n".join(lines), markup=False)  # type: ignore[attr-defined]
 
 
-def print_rendered(label: str, rendered: Rendered, tokens: int, trainable: int) -> None:
+def shown_pieces(rendered: Rendered, pads: tuple[str, list[int]] | None = None) -> list[tuple[str, Span]]:
+    """``rendered.pieces()`` with each image pad shown with its count, in order.
+
+    >>> from sftdata.templates import Rendered, Span
+    >>> r = Rendered("a<P>b<P>", (Span(0, 8, False, "user"),))
+    >>> shown_pieces(r, ("<P>", [66, 77]))[0][0]
+    'a<P>x66b<P>x77'
+    """
+    pieces = rendered.pieces()
+    if not pads:
+        return pieces
+    pad, counts = pads
+    todo = iter(counts)
+    out = []
+    for text, span in pieces:
+        if pad in text:
+            parts = text.split(pad)
+            text = parts[0] + "".join(f"{pad}x{next(todo, 1)}{rest}" for rest in parts[1:])
+        out.append((text, span))
+    return out
+
+
+def print_rendered(label: str, rendered: Rendered, tokens: int, trainable: int, pads: tuple[str, list[int]] | None = None) -> None:
     header = f"── {label}: {tokens:,} tokens, {trainable:,} trained"
+    if pads:
+        header += f" ({sum(pads[1]):,} of them for {len(pads[1])} image{'s' if len(pads[1]) != 1 else ''})"
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.text import Text
@@ -83,7 +131,7 @@ def print_rendered(label: str, rendered: Rendered, tokens: int, trainable: int) 
         console = Console(highlight=False)
         console.print(header, style="bold")
         text = Text()
-        for piece, span in rendered.pieces():
+        for piece, span in shown_pieces(rendered, pads):
             style = "black on green" if span.trainable else ("dim" if span.template else "")
             text.append(piece, style=style)
         console.print(text)
@@ -92,7 +140,7 @@ def print_rendered(label: str, rendered: Rendered, tokens: int, trainable: int) 
     # plain output: [[ ]] around each run of trained text
     text: list[str] = []
     prev = False
-    for piece, span in rendered.pieces():
+    for piece, span in shown_pieces(rendered, pads):
         if span.trainable and not prev:
             text.append("[[")
         if not span.trainable and prev:

@@ -140,6 +140,8 @@ class ChatTemplate:
             after its prefix, as Llama 2 and Mistral do).
         tools: how tools, calls and results render.
         media: placeholder text per modality.
+        media_model: the :mod:`sftdata.mediatokens` model that expands its image
+            placeholder in real runs (``"qwen2-vl"`` for ``qwen``), or ``None``.
         reasoning: wraps an assistant's reasoning part (``{}`` is the text).
         input_system: alpaca's default system prompt for a conversation whose user turn
             has an input (:meth:`~sftdata.record.Message.split_input`).
@@ -155,6 +157,7 @@ class ChatTemplate:
     system_mode: Literal["turn", "in_user"] = "turn"
     tools: ToolStyle = HERMES
     media: dict[Modality, str] = field(default_factory=lambda: {"image": "<image>", "video": "<video>", "audio": "<audio>"})
+    media_model: str | None = None
     reasoning: str = "<think>\n{}\n</think>\n\n"
     input_system: str | None = None
     input_turn: Turn | None = None

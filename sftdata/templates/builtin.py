@@ -28,6 +28,7 @@ QWEN = ChatTemplate(
     default_system=QWEN_SYSTEM,
     tools=_QWEN_TOOLS,
     media={"image": "<|vision_start|><|image_pad|><|vision_end|>", "video": "<|vision_start|><|video_pad|><|vision_end|>", "audio": "<|audio_bos|><|AUDIO|><|audio_eos|>"},
+    media_model="qwen2-vl",
     summary="Qwen2.5 (ChatML, default system prompt, Hermes-style tools)",
 )
 LLAMA3 = ChatTemplate(
