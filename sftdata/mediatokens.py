@@ -207,16 +207,15 @@ def _size(url: str, base_dir: Path | None, root: Path | None) -> tuple[int, int]
     return _size_of_file(str(resolve(url, base_dir, root)))
 
 
+@dataclass(frozen=True, slots=True)
 class MediaTokens:
     """A media model bound to a tokenizer's pad id and :class:`MediaOptions`: what
     ``count_record(..., media=)`` and ``encode_record(..., media=)`` take. Build it with
     :func:`media_tokens`."""
 
-    def __init__(self, model: MediaModel, pad_id: int, options: MediaOptions) -> None:
-        self.model = model
-        self.pad_id = pad_id
-        self.options = options
-        self._root = Path(options.media_root) if options.media_root else None
+    model: MediaModel
+    pad_id: int
+    options: MediaOptions
 
     def images(self, record: Record, branch: Literal["chosen", "rejected"] = "chosen") -> list[ImageCount]:
         """The record's images in the order the template renders them, each with its tokens.
@@ -228,6 +227,7 @@ class MediaTokens:
             return []
         source = record.source
         base = Path(source.path).parent if source is not None else None
+        root = Path(self.options.media_root) if self.options.media_root else None
         out: list[ImageCount] = []
         for i, m in enumerate(conversation(record, branch)):
             if isinstance(m.content, str):
@@ -235,7 +235,7 @@ class MediaTokens:
             for part in m.content:
                 if part.type != "image":
                     continue
-                got = _size(part.url, base, self._root)
+                got = _size(part.url, base, root)
                 if isinstance(got[0], str):
                     code, why = got  # type: ignore[misc]
                     if self.options.unknown == "error":
@@ -245,9 +245,6 @@ class MediaTokens:
                     w, h = got  # type: ignore[misc]
                     out.append(ImageCount(part.url, self.model.image_tokens(w, h, self.options), (w, h)))  # type: ignore[arg-type]
         return out
-
-    def __repr__(self) -> str:
-        return f"MediaTokens({self.model.name!r}, pad_id={self.pad_id}, {self.options!r})"
 
 
 def _error(code: str, why: str, source: Source | None, index: int) -> MediaError:

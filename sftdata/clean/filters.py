@@ -234,7 +234,8 @@ Measure = Literal["total", "prompt", "trainable"]
 @dataclass(frozen=True)
 class Tokens:
     """Token length after the chat template, counted by :func:`sftdata.tokens.count_record`
-    (the same numbers as ``sftdata stats``, images expanded as ``media`` says). A record
+    (the same numbers as ``sftdata stats``; images expanded as ``media`` says, by default
+    with the template's media model, see :mod:`sftdata.mediatokens`). A record
     with an image whose size cannot be read is dropped as ``media-missing`` /
     ``media-unreadable`` / ``media-remote``: its length is unknown."""
 
