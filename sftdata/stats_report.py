@@ -83,8 +83,8 @@ class StatsReport:
     ``zero_trainable_lines`` lists (up to 1000) rows left with nothing to train on after
     the cutoff. ``training_tokens`` = trainable tokens kept x epochs.
 
-    ``media_model`` names the model that expanded images (``None``: every medium counted
-    as its template placeholder). ``images`` and ``image_tokens`` total the images and the
+    ``media_model`` names the model that expanded the images (``None``: no images, or
+    every one counted as its template placeholder). ``images`` and ``image_tokens`` total the images and the
     tokens that stand for them (``prompt + chosen`` side); ``media_unknown`` images could
     not be sized (missing, undecodable or remote files: counted as placeholders), listed
     in ``media_unknown_lines``. Videos and audios always count as placeholders.
@@ -165,6 +165,7 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
     kto = {"desirable": labels[1], "undesirable": labels[0]} if labels else None
     fields = {name: Summary.of(cols[name]) for name in ("total", "prompt", "trainable", "overhead", "turns", "media")}
     rejected = rejects.total if rejects is not None else 0
+    images = sum(cols["images"])
     return StatsReport(
         path=path,
         format=fmt,
@@ -191,8 +192,8 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         preference=preference,
         kto=kto,
         media_total=sum(cols["media"]),
-        media_model=media_model,
-        images=sum(cols["images"]),
+        media_model=media_model if images else None,
+        images=images,
         image_tokens=sum(cols["image_tokens"]),
         media_unknown=sum(cols["media_unknown"]),
         media_unknown_lines=[cols["line"][i] for i in range(n) if cols["media_unknown"][i]][:MAX_LISTED_LINES],
