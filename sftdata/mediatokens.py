@@ -179,6 +179,19 @@ class ImageCount:
     problem: str | None = None
 
 
+@functools.lru_cache(maxsize=1)
+def has_pillow() -> bool:
+    """Whether image sizes can be read (Pillow, the ``images`` extra)."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+NO_PILLOW = "Pillow (pip install 'sftdata[images]') is not installed, so image sizes cannot be read"
+
+
 @functools.lru_cache(maxsize=65536)
 def _size_of_file(path: str) -> tuple[int, int] | tuple[str, str]:
     """``(width, height)`` from the header, or ``(code, why)`` (cached: images repeat)."""
@@ -222,9 +235,11 @@ class MediaTokens:
 
         Raises:
             MediaError: an image's size cannot be read and ``options.unknown == "error"``.
+            MissingDependencyError: the same, because Pillow is not installed.
         """
         if not isinstance(record, (SFTRecord, PreferenceRecord, KTORecord)):
             return []
+        pillow = has_pillow()
         source = record.source
         base = Path(source.path).parent if source is not None else None
         root = Path(self.options.media_root) if self.options.media_root else None
@@ -235,7 +250,9 @@ class MediaTokens:
             for part in m.content:
                 if part.type != "image":
                     continue
-                got = _size(part.url, base, root)
+                got = _size(part.url, base, root) if pillow else ("missing-dependency", NO_PILLOW)
+                if not pillow and self.options.unknown == "error":
+                    raise missing("pillow", "images", "Counting image tokens (reading image sizes)")
                 if isinstance(got[0], str):
                     code, why = got  # type: ignore[misc]
                     if self.options.unknown == "error":
@@ -264,9 +281,12 @@ def media_tokens(tokenizer: object, template: object, options: MediaOptions | No
     count as placeholders (``model="placeholder"``; ``"auto"`` with a template that has
     no media model, or a tokenizer without the model's pad token).
 
+    Without Pillow (the ``images`` extra) images cannot be sized: they then count as
+    placeholders and as unknown (or raise, with ``unknown="error"``), and only when a
+    record has one, so text-only data needs no extra.
+
     Raises:
         UsageError: a named model whose pad token the tokenizer does not have.
-        MissingDependencyError: Pillow (the ``images`` extra) is not installed.
     """
     options = options or MediaOptions()
     if options.model == "placeholder":
@@ -285,10 +305,6 @@ def media_tokens(tokenizer: object, template: object, options: MediaOptions | No
             field="--media-model",
             remedy="Use the model's own tokenizer, or --media-model placeholder.",
         ) from None
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        raise missing("pillow", "images", "Counting image tokens (reading image sizes)") from None
     return MediaTokens(model, pad_id, options)
 
 
@@ -321,6 +337,7 @@ __all__ = [
     "MediaTokens",
     "expand_ids",
     "get_media_model",
+    "has_pillow",
     "list_media_models",
     "media_tokens",
     "qwen2_vl_image_tokens",

@@ -280,15 +280,21 @@ def token_stats(
     seconds = time.perf_counter() - started
     for code, n in Counter(columns.data["kind"]).items():
         kinds[KINDS[code]] = n
-    warnings = check_pairing(tokenizer, template) + _media_warnings(tokenizer, template, config.media, media)
+    warnings = check_pairing(tokenizer, template) + _media_warnings(tokenizer, template, config.media, media, sum(columns.data["images"]))
     return build_report(str(p), config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds, warnings, media.model.name if media else None)
 
 
-def _media_warnings(tokenizer: Tokenizer, template: Template, options: MediaOptions, media: MediaTokens | None) -> list[str]:
+def _media_warnings(tokenizer: Tokenizer, template: Template, options: MediaOptions, media: MediaTokens | None, images: int) -> list[str]:
     """Say so when the template's media model was asked for but cannot apply."""
+    from .mediatokens import NO_PILLOW, has_pillow
+
     name = getattr(template, "media_model", None)
+    if not images:
+        return []
     if media is None and options.model == "auto" and name:
         return [f"template '{template.name}' expands images as {name}, but tokenizer '{tokenizer.name}' has no such pad token: images count as placeholders"]
+    if media is not None and not has_pillow():
+        return [f"{NO_PILLOW}: images count as placeholders"]
     return []
 
 

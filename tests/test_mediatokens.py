@@ -285,3 +285,19 @@ def test_render_missing_image_is_one_paragraph(tmp_path: Path, capsys: pytest.Ca
     assert code == 1
     assert err.startswith(f"Error: {src}:1 messages[0]: [media-missing] image file not found: {tmp_path / 'nope.png'}, so its tokens cannot be counted.")
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_without_pillow_images_are_unknown_or_a_missing_extra(monkeypatch: pytest.MonkeyPatch, realdata: Path, tmp_path: Path) -> None:
+    from sftdata.errors import MissingDependencyError
+
+    monkeypatch.setattr(mt, "has_pillow", lambda: False)
+    report = token_stats(realdata / "mllm_demo.json", workers=1)
+    assert (report.images, report.image_tokens, report.media_unknown, report.tokens) == (8, 8, 8, 1085 - 542)
+    assert report.warnings == [f"{mt.NO_PILLOW}: images count as placeholders"]
+    assert token_stats(FIXTURES / "sharegpt" / "sft.jsonl", StatsConfig(media=MediaOptions()), workers=1).warnings == [f"{mt.NO_PILLOW}: images count as placeholders"]
+    text_only = tmp_path / "t.jsonl"
+    text_only.write_text(json.dumps({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]}) + "\n")
+    assert token_stats(text_only, workers=1).warnings == []  # a core install counts text without the extra
+    rec = next(iter(read(realdata / "mllm_demo.json")))
+    with pytest.raises(MissingDependencyError, match="pip install 'sftdata\\[images\\]'"):
+        count_record(rec, TOK, QWEN, media=media_tokens(TOK, QWEN, MediaOptions(unknown="error")))
