@@ -18,7 +18,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def _help(args: list[str]) -> str:
-    ctx = click.Context(cli, info_name="sftdata", terminal_width=100, max_content_width=100)
+    # the group's own context settings (``-h`` as well as ``--help``), as a real run has them;
+    # without them the help text depended on whether a command had run first in the process
+    ctx = click.Context(cli, info_name="sftdata", terminal_width=100, max_content_width=100, **cli.context_settings)
     if not args:
         return cli.get_help(ctx)
     command = cli.get_command(ctx, args[0])
