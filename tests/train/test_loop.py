@@ -182,3 +182,30 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_model: Path) -> No
     assert got[0].keys() == got[1].keys() and len(got[0]) == 28
     for name in got[0]:
         torch.testing.assert_close(got[0][name], got[1][name], rtol=1e-4, atol=1e-7)
+
+
+def test_fp16_autocast_with_grad_scaler_trains_and_resumes(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU/NPU-without-bf16 path (fp16 autocast + GradScaler), forced onto the CPU,
+    which on its own picks float32: the loss falls, the scaler's state is checkpointed
+    and a resumed run continues the same curve."""
+    from sftdata.train import device
+
+    def fp16(choice: Any, *, bf16: bool, fp16: bool) -> Any:
+        return device.Precision("float16", True, "fp16 autocast with a GradScaler (forced for this test)")
+
+    monkeypatch.setattr(device, "choose_precision", fp16)
+    data = write_jsonl(tmp_path / "d.jsonl", make_records(24))
+    first = tmp_path / "first"
+    cfg = base_config(tiny_model, data, first, finetuning_type="lora", learning_rate=5e-3, max_steps=4, save_steps=2, per_device_train_batch_size=4)
+    messages: list[str] = []
+    metrics = sftdata.train(cfg, echo=messages.append)
+    assert "precision: fp16 autocast with a GradScaler (forced for this test)" in messages
+    log = [e for e in read_log(first) if "loss" in e]
+    assert len(log) == 4 and all(torch.isfinite(torch.tensor(e["loss"])) for e in log)
+    state = torch.load(first / "checkpoint-2" / "trainer_state.pt", weights_only=False)
+    assert state["scaler"] is not None and state["scaler"]["scale"] > 0
+    second = tmp_path / "second"
+    second.mkdir()
+    shutil.copytree(first / "checkpoint-2", second / "checkpoint-2")
+    resumed = sftdata.train({**cfg, "output_dir": str(second)}, ["--resume"])
+    assert resumed["train_loss"] == pytest.approx(metrics["train_loss"], rel=1e-3)
