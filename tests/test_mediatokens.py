@@ -301,3 +301,20 @@ def test_without_pillow_images_are_unknown_or_a_missing_extra(monkeypatch: pytes
     rec = next(iter(read(realdata / "mllm_demo.json")))
     with pytest.raises(MissingDependencyError, match="pip install 'sftdata\\[images\\]'"):
         count_record(rec, TOK, QWEN, media=media_tokens(TOK, QWEN, MediaOptions(unknown="error")))
+
+
+def test_qwen2_vl_template_is_llamafactory_qwen2_vl(realdata: Path) -> None:
+    """LLaMA-Factory's qwen2_vl template: Qwen2.5's ChatML with "You are a helpful
+    assistant.", and each <image> replaced in place by the vision block."""
+    tpl = get_template("qwen2.5-vl", tokenizer=TOK)
+    rec = next(iter(read(realdata / "mllm_demo.json")))
+    assert tpl.render(rec).text == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Who are they?<|im_end|>\n"
+        "<|im_start|>assistant\nThey're Kane and Gretzka from Bayern Munich.<|im_end|>\n"
+        "<|im_start|>user\nWhat are they doing?<|vision_start|><|image_pad|><|vision_end|><|im_end|>\n"
+        "<|im_start|>assistant\nThey are celebrating on the soccer field.<|im_end|>\n"
+    )
+    report = token_stats(realdata / "mllm_demo.json", StatsConfig(template="qwen2_vl"), workers=1)
+    # the same images as with `qwen`; 10 fewer system-prompt tokens per row
+    assert (report.template, report.images, report.image_tokens, report.tokens) == ("qwen2_vl", 8, 550, 1085 - 60)

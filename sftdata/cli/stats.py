@@ -12,7 +12,7 @@ import orjson
 
 from ..errors import UsageError
 
-TEMPLATE_HELP = "Chat template: qwen, chatml, llama3, llama2, mistral, vicuna, alpaca, plain, or hf (the tokenizer folder's own)."
+TEMPLATE_HELP = "Chat template: qwen, qwen2_vl, chatml, llama3, llama2, mistral, vicuna, alpaca, plain, or hf (the tokenizer folder's own)."
 TOKENIZER_HELP = "Tokenizer: qwen2.5 (built in, offline; aliases qwen2, qwen), a tiktoken encoding, a local HF tokenizer folder or a hub id."
 
 

@@ -3,6 +3,8 @@ when :func:`~sftdata.templates.get_template` is given one (alpaca, vicuna, plain
 
 from __future__ import annotations
 
+import dataclasses
+
 from .base import HERMES, ChatTemplate, ToolStyle, Turn
 
 QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -31,6 +33,10 @@ QWEN = ChatTemplate(
     media_model="qwen2-vl",
     summary="Qwen2.5 (ChatML, default system prompt, Hermes-style tools)",
 )
+# LLaMA-Factory's qwen2_vl template (Qwen2-VL and Qwen2.5-VL): Qwen2.5's, with the
+# older default system prompt; images expand to their real <|image_pad|> count.
+QWEN2_VL = dataclasses.replace(QWEN, name="qwen2_vl", default_system="You are a helpful assistant.",
+                               summary="Qwen2-VL / Qwen2.5-VL (LLaMA-Factory's qwen2_vl: ChatML, \"You are a helpful assistant.\", images in real tokens)")
 LLAMA3 = ChatTemplate(
     "llama3",
     {
@@ -130,5 +136,5 @@ PLAIN = ChatTemplate(
     summary="Plain text: turns on their own lines, EOS after each answer",
 )
 
-BUILTIN: tuple[ChatTemplate, ...] = (QWEN, CHATML, LLAMA3, LLAMA2, MISTRAL, VICUNA, ALPACA, PLAIN)
-ALIASES: dict[str, str] = {"qwen2": "qwen", "qwen2.5": "qwen", "llama3.1": "llama3", "llama-3": "llama3", "llama-2": "llama2", "default": "plain"}
+BUILTIN: tuple[ChatTemplate, ...] = (QWEN, QWEN2_VL, CHATML, LLAMA3, LLAMA2, MISTRAL, VICUNA, ALPACA, PLAIN)
+ALIASES: dict[str, str] = {"qwen2": "qwen", "qwen2.5": "qwen", "qwen2-vl": "qwen2_vl", "qwen2.5-vl": "qwen2_vl", "qwen2_5_vl": "qwen2_vl", "llama3.1": "llama3", "llama-3": "llama3", "llama-2": "llama2", "default": "plain"}
