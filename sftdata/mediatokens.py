@@ -163,6 +163,12 @@ def get_media_model(name: str) -> MediaModel:
     return model
 
 
+def media_model_for(template_text: str) -> str | None:
+    """The first registered model whose image pad token ``template_text`` holds (how the
+    ``hf`` template finds its media model), or ``None``."""
+    return next((m.name for m in _MODELS.values() if m.image_pad in template_text), None)
+
+
 class MediaError(DataError):
     """An image whose size cannot be read, so its tokens cannot be counted."""
 
@@ -339,6 +345,7 @@ __all__ = [
     "get_media_model",
     "has_pillow",
     "list_media_models",
+    "media_model_for",
     "media_tokens",
     "qwen2_vl_image_tokens",
     "register_media_model",

@@ -318,3 +318,23 @@ def test_qwen2_vl_template_is_llamafactory_qwen2_vl(realdata: Path) -> None:
     report = token_stats(realdata / "mllm_demo.json", StatsConfig(template="qwen2_vl"), workers=1)
     # the same images as with `qwen`; 10 fewer system-prompt tokens per row
     assert (report.template, report.images, report.image_tokens, report.tokens) == ("qwen2_vl", 8, 550, 1085 - 60)
+
+
+def test_hf_template_finds_its_media_model(tmp_path: Path) -> None:
+    """A jinja chat template that writes <|image_pad|> (Qwen2-VL's does) expands images
+    with --media-model auto, counting the same as the built-in qwen2_vl template."""
+    from sftdata.templates.jinja import HFTemplate
+
+    source = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.content is string %}{{ m.content }}{% else %}"
+        "{% for c in m.content %}{% if c.type == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ c.text }}{% endif %}{% endfor %}"
+        "{% endif %}<|im_end|>\n{% endfor %}"
+    )
+    hf = HFTemplate(source, stop="<|im_end|>")
+    assert hf.media_model == "qwen2-vl" and HFTemplate("{{ messages }}").media_model is None
+    Image.new("RGB", (640, 480)).save(tmp_path / "a.png")
+    rec = _rec("a.png", source=Source(str(tmp_path / "d.jsonl"), 1))
+    media = media_tokens(TOK, hf)
+    assert media is not None
+    plain, real = count_record(rec, TOK, hf), count_record(rec, TOK, hf, media=media)
+    assert real == dataclasses.replace(plain, total=plain.total + 390, prompt=plain.prompt + 390, images=1, image_tokens=391)

@@ -103,6 +103,14 @@ class HFTemplate:
             remedy="Pass --tokenizer PATH_TO_MODEL_FOLDER (with tokenizer_config.json or chat_template.jinja), or pick a built-in template.",
         )
 
+    @property
+    def media_model(self) -> str | None:
+        """The media model whose image pad token this template writes (a Qwen2-VL
+        template writes ``<|image_pad|>``), so that ``--media-model auto`` expands it."""
+        from ..mediatokens import media_model_for
+
+        return media_model_for(self.source)
+
     def _compiled(self) -> Any:
         cached = _COMPILED.get(self.source)
         if cached is None:
