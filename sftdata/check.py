@@ -149,10 +149,9 @@ def _duplicates(path: str, fmt_name: str, threshold: float, against: PathLike | 
     from .formats import get_format
 
     config = MatchConfig(mode="near", threshold=threshold)
-    files = []
+    files = [fingerprint(path, get_format(fmt_name), config)]  # first: see dedup()
     if against is not None:
-        files.append(fingerprint(against, resolve_format(against, "auto"), config))
-    files.append(fingerprint(path, get_format(fmt_name), config))
+        files.insert(0, fingerprint(against, resolve_format(against, "auto"), config))
     n_ref = len(files[0]) if against is not None else 0
     found = match(files, config, references=1 if against is not None else 0, within=within)
     out = Duplicates(threshold)

@@ -26,7 +26,7 @@ from ..progress import progress
 from ._stream import PathLike
 from .index import Fingerprints, MatchConfig, _Accumulator, viewer
 from .shinglecache import ShingleCache
-from .sketch import _np
+from .sketch import _np, fork_safe
 
 MIN_BYTES = 16 << 20  # below this, starting processes costs more than it saves
 CHUNK_BYTES = 4 << 20
@@ -105,9 +105,11 @@ def _work(span: tuple[int, int]) -> _Chunk:
 def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label: str | None, workers: int) -> Fingerprints:
     np = _np()
     name = str(path)
-    # Not fork: rensa's native thread pool, once started in this process, deadlocks a
-    # forked child. Spawned workers import sftdata afresh (about half a second).
-    ctx = mp.get_context("spawn")
+    # Fork when it is safe: workers start at once and, unlike spawned ones, never re-run
+    # the caller's script (a script without an `if __name__ == "__main__"` guard would
+    # fail). Once this process has used rensa, a forked child would deadlock (see
+    # sketch.fork_safe), so then spawn: fresh interpreters importing sftdata (~0.5 s).
+    ctx = mp.get_context("fork" if fork_safe() and "fork" in mp.get_all_start_methods() else "spawn")
     keys: list[Any] = []
     lengths: list[Any] = []
     lines: list[Any] = []
@@ -115,7 +117,8 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     failed: dict[int, RecordError] = {}
     rows = base = 0
     cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
-    with progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance, ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool:
+    # The pool first: no progress-bar thread exists yet when the workers fork.
+    with ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool, progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance:
         try:
             for (start, end), chunk in zip(spans(Path(path), CHUNK_BYTES), pool.imap(_work, spans(Path(path), CHUNK_BYTES), chunksize=1)):
                 if chunk.error is not None:

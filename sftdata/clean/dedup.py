@@ -120,11 +120,12 @@ def dedup(
     """
     config = config or DedupConfig()
     fmt = resolve_format(input, format)
-    fps: list[Fingerprints] = []
+    # The input first: a large input can then use forked workers (see _parallel).
+    fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers)]
     if against is not None:
-        # The eval set is detected on its own: it may be in another format (views compare records).
-        fps.append(fingerprint(against, resolve_format(against, "auto"), config, workers=workers))
-    fps.append(fingerprint(input, fmt, config, workers=workers))
+        # The eval set is detected on its own: it may be in another format (views compare
+        # records). It goes first in the list: matching indexes it before the input.
+        fps.insert(0, fingerprint(against, resolve_format(against, "auto"), config, workers=workers))
     for fp in fps:  # stop before any work when a row cannot be decoded and there is nowhere to put it
         if fp.failed and rejects is None:
             raise fp.failed[min(fp.failed)]

@@ -60,6 +60,16 @@ def _rensa() -> Any:
     return rensa
 
 
+_SIGNED = False  # whether this process has computed a signature (see fork_safe)
+
+
+def fork_safe() -> bool:
+    """Whether a forked child of this process can still compute signatures: not once this
+    process has, because rensa's native thread pool does not survive a fork and the child
+    deadlocks (measured; importing rensa alone is harmless)."""
+    return not _SIGNED
+
+
 @dataclass(frozen=True)
 class SketchConfig:
     """Shingling and LSH parameters.
@@ -337,6 +347,8 @@ class Sketcher:
         """``(len(batch), bands)`` uint64 band keys; rows of empty texts are all zero."""
         np = self._np
         cfg = self.config
+        global _SIGNED
+        _SIGNED = True
         matrix = _rensa().RMinHash.digest_matrix_from_flat_token_hashes(batch.flat, batch.offsets, cfg.num_perm, cfg.seed)
         sig = np.array(matrix.to_rows(), dtype=np.uint64).reshape(len(batch), cfg.bands, cfg.rows)
         with np.errstate(over="ignore"):

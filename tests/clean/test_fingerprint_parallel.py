@@ -67,3 +67,39 @@ def test_unreadable_line_is_reported_at_its_file_line(tmp_path: Path, monkeypatc
     with pytest.raises(ReadError) as info:
         fingerprint(path, SHAREGPT, MatchConfig(), workers=2)
     assert (info.value.line, info.value.code) == (251, "invalid-json")
+
+
+def test_a_script_without_a_main_guard_can_use_worker_processes(tmp_path: Path) -> None:
+    """Workers are forked while this process has not computed a signature: they never
+    re-run the caller's script, which spawned workers do (and fail on without a main
+    guard). Once rensa ran here, a fork would deadlock, so spawn is used instead."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    from _paths import ROOT
+
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"".join(orjson.dumps(sharegpt(f"question {i % 300}", f"answer {i % 300} is right")) + b"\n" for i in range(900)))
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(data.read_bytes()[:2000].rsplit(b"\n", 1)[0] + b"\n")
+    out = {k: str(tmp_path / f"{k}.jsonl") for k in ("a", "b", "c", "ra", "rb", "rc")}
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from sftdata.clean import _parallel, sketch\n"
+        "from sftdata.clean.dedup import dedup\n"
+        "_parallel.MIN_BYTES, _parallel.CHUNK_BYTES = 0, 4096\n"
+        "used = []\n"
+        "real = _parallel.fingerprint_parallel\n"
+        "_parallel.fingerprint_parallel = lambda *a: used.append(sketch.fork_safe()) or real(*a)\n"
+        f"first = dedup({str(data)!r}, {out['a']!r}, workers=2, rejects={out['ra']!r})  # no main guard: forked\n"
+        f"dedup({str(small)!r}, {out['b']!r}, workers=1, rejects={out['rb']!r})  # signs rows in this process\n"
+        "if __name__ == '__main__':  # spawned workers need the guard\n"
+        f"    second = dedup({str(data)!r}, {out['c']!r}, workers=2, rejects={out['rc']!r})\n"
+        "    print(used, first.read, first.kept, first.rejected, second.rejected)\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["[True,", "False]", "900", "300", "600", "600"]
+    assert Path(out["a"]).read_bytes() == Path(out["c"]).read_bytes()
