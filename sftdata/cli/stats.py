@@ -3,7 +3,6 @@ what the model sees with the trained spans highlighted."""
 
 from __future__ import annotations
 
-import sys
 from contextlib import nullcontext
 from typing import Any
 
@@ -66,17 +65,15 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     Example: sftdata stats data.jsonl --tokenizer qwen2.5 --cutoff-len 2048
     """
     from ..api import RejectSink
+    from ..progress import Ticker, progress
     from ..stats import StatsConfig, token_stats
 
     if plot and not plot.lower().endswith((".png", ".html", ".htm", ".svg")):
         raise UsageError(f"--plot must end in .png, .svg or .html, not '{plot}'.", field="--plot")
     config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_len, epochs=epochs, format=from_,  # type: ignore[arg-type]
                          media=media_config(media_model, image_max_pixels, image_min_pixels, media_root))
-    bar = _progress() if sys.stderr.isatty() and not as_json else None
-    with RejectSink(rejects) as sink, (bar or nullcontext()):
-        task = bar.add_task("tokenizing", total=None) if bar else None
-        tick = (lambda n: bar.update(task, completed=n)) if bar else None  # type: ignore[union-attr, arg-type]
-        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=tick)
+    with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress(f"tokenizing {input}")) as bar:
+        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
     if plot:
         from ..stats_plot import plot_lengths
 
@@ -87,13 +84,6 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     from .stats_view import print_report
 
     print_report(report, rejects=rejects, plot=plot)
-
-
-def _progress() -> Any:
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} records"), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
 
 
 @click.command("render")
