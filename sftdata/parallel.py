@@ -29,6 +29,7 @@ import orjson
 
 from .errors import Issue, LossError, ReadError, RecordError, SftdataError
 from .formats import Format
+from .io.files import BadLine, range_rows
 from .record import Source
 from .rewrite import Steps
 
@@ -76,54 +77,47 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
         fh.seek(start)
         data = fh.read(end - start)
     result = ChunkResult(size=end - start, lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
-    loads, dumps, nl = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    dumps, nl = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     out: list[bytes] = []
     losses, kinds, columns = result.losses, result.kinds, result.columns
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = loads(line)
-        except orjson.JSONDecodeError as exc:
-            result.error = ("ReadError", f"line is not valid JSON ({exc}).", lineno, "invalid-json", None, "Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside.")
-            break
-        if not isinstance(row, dict):
-            result.error = ("ReadError", f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", None, 'Wrap the value in an object, e.g. {"text": ...}.')
-            break
-        if fast is not None and (encoded := fast(row)) is not None:
-            if wire is not None:
-                encoded = wire(encoded)
-            kinds["sft"] += 1
+    try:
+        for lineno, row in range_rows(data):
+            if fast is not None and (encoded := fast(row)) is not None:
+                if wire is not None:
+                    encoded = wire(encoded)
+                kinds["sft"] += 1
+                columns.update(encoded)
+                out.append(dumps(encoded, option=nl))
+                continue
+            try:
+                # No Source: the record lives only until it is encoded below, and every
+                # error is located with this range's own line numbers by the parent.
+                record = decode(row, None)
+                if step is not None:
+                    record = step(record)
+            except RecordError as err:
+                if not keep:
+                    result.error = ("RecordError", err.message, lineno, err.code, err.field, err.remedy)
+                    result.rejects.append((lineno, None, err.issues))
+                    break
+                result.rejects.append((lineno, row, err.issues))
+                continue
+            try:
+                encoded, lost = encode(record)
+            except SftdataError as err:
+                result.error = (type(err).__name__, err.message, lineno, err.code, err.field, err.remedy)
+                break
+            if lost:
+                names = sorted(set(lost))
+                if strict:
+                    result.error = ("LossError", f"format '{_STATE['target'].name}' cannot carry: {', '.join(names)}.", lineno, "lossy-conversion", None, "Drop --strict to convert anyway (the loss is reported), or pick a richer target format.")
+                    break
+                losses.update(names)
+            kinds[record.kind] += 1
             columns.update(encoded)
             out.append(dumps(encoded, option=nl))
-            continue
-        try:
-            # No Source: the record lives only until it is encoded below, and every
-            # error is located with this range's own line numbers by the parent.
-            record = decode(row, None)
-            if step is not None:
-                record = step(record)
-        except RecordError as err:
-            if not keep:
-                result.error = ("RecordError", err.message, lineno, err.code, err.field, err.remedy)
-                result.rejects.append((lineno, None, err.issues))
-                break
-            result.rejects.append((lineno, row, err.issues))
-            continue
-        try:
-            encoded, lost = encode(record)
-        except SftdataError as err:
-            result.error = (type(err).__name__, err.message, lineno, err.code, err.field, err.remedy)
-            break
-        if lost:
-            names = sorted(set(lost))
-            if strict:
-                result.error = ("LossError", f"format '{_STATE['target'].name}' cannot carry: {', '.join(names)}.", lineno, "lossy-conversion", None, "Drop --strict to convert anyway (the loss is reported), or pick a richer target format.")
-                break
-            losses.update(names)
-        kinds[record.kind] += 1
-        columns.update(encoded)
-        out.append(dumps(encoded, option=nl))
+    except BadLine as bad:
+        result.error = ("ReadError", bad.message, bad.line, bad.code, None, bad.remedy)
     result.output = b"".join(out)
     result.written = len(out)
     return result

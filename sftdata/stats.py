@@ -103,7 +103,7 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
 def _work_range(span: tuple[int, int]) -> tuple[int, list[Row], list[Rejected], tuple[str, str, int, str, str | None] | None]:
     """Count the rows of one byte range of a JSONL file, read here (nothing crosses a
     pipe but the counts). Line numbers are local to the range; the parent rebases them."""
-    import orjson
+    from .io.files import BadLine, range_rows
 
     assert _JOB is not None and _PATH is not None
     start, end = span
@@ -111,17 +111,10 @@ def _work_range(span: tuple[int, int]) -> tuple[int, list[Row], list[Rejected], 
         fh.seek(start)
         data = fh.read(end - start)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    chunk: list[tuple[dict[str, Any], Source]] = []
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return lines, [], [], (f"line is not valid JSON ({exc}).", "invalid-json", lineno, "Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside.", None)
-        if not isinstance(row, dict):
-            return lines, [], [], (f"each line must be a JSON object, got {type(row).__name__}.", "wrong-type", lineno, 'Wrap the value in an object, e.g. {"text": ...}.', None)
-        chunk.append((row, Source(_PATH, lineno, "line")))
+    try:
+        chunk = [(row, Source(_PATH, lineno, "line")) for lineno, row in range_rows(data)]
+    except BadLine as bad:
+        return lines, [], [], (bad.message, bad.code, bad.line, bad.remedy, None)
     done, rejected = _work(chunk)
     return lines, done, rejected, None
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import Issue, ReadError, RecordError
 from ..formats import Format
 from ..io import suffix_of
+from ..io.files import BadLine, range_rows
 from ..parallel import spans
 from ..record import Source
 from ..progress import progress
@@ -78,21 +77,14 @@ def _work(span: tuple[int, int]) -> _Chunk:
         data = fh.read(end - start)
     acc = _Accumulator(_STATE["config"], _STATE["label"])
     chunk = _Chunk(newlines=data.count(b"\n"))
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            chunk.error = (f"line is not valid JSON ({exc}).", lineno, "invalid-json", "Fix or delete that line, or set it aside with `sftdata validate --rejects FILE`.")
-            break
-        if not isinstance(row, dict):
-            chunk.error = (f"each line must be a JSON object, got {type(row).__name__}.", lineno, "wrong-type", 'Wrap the value in an object, e.g. {"text": ...}.')
-            break
-        try:
-            acc.add(row, lineno, text(row, Source(path, lineno, "line")), None)
-        except RecordError as err:
-            acc.add(row, lineno, None, err)
+    try:
+        for lineno, row in range_rows(data):
+            try:
+                acc.add(row, lineno, text(row, Source(path, lineno, "line")), None)
+            except RecordError as err:
+                acc.add(row, lineno, None, err)
+    except BadLine as bad:
+        chunk.error = (bad.message, bad.line, bad.code, bad.remedy)
     chunk.keys = acc.keys()
     if acc.cache is not None:
         # Sent back so that verification need not re-read and re-shingle these rows.

@@ -76,6 +76,43 @@ def _metered(lines: Iterable[bytes], position: Position) -> Iterator[bytes]:
     position(done)
 
 
+_JSON_REMEDY = "Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside."
+_OBJECT_REMEDY = 'Wrap the value in an object, e.g. {"text": ...}.'
+
+
+class BadLine(Exception):
+    """The first unreadable line of a JSONL byte range (``line`` counts from 1 in the range;
+    the caller, which knows where the range starts, turns it into a :class:`ReadError`)."""
+
+    def __init__(self, line: int, code: str, message: str, remedy: str) -> None:
+        super().__init__(message)
+        self.line, self.code, self.message, self.remedy = line, code, message, remedy
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: worker processes send it back
+        return (BadLine, (self.line, self.code, self.message, self.remedy))
+
+
+def range_rows(data: bytes) -> Iterator[tuple[int, Row]]:
+    """``(line, row)`` for each non-blank line of a JSONL byte range, as the parallel
+    workers of convert, stats and dedup read their ranges; raises :class:`BadLine` at the
+    first line that is not a JSON object, with the messages :func:`read_rows` gives.
+
+    >>> list(range_rows(b'{"a": 1}\\n\\n{"b": 2}\\n'))
+    [(1, {'a': 1}), (3, {'b': 2})]
+    """
+    loads = orjson.loads
+    for lineno, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise BadLine(lineno, "invalid-json", f"line is not valid JSON ({exc}).", _JSON_REMEDY) from None
+        if not isinstance(row, dict):
+            raise BadLine(lineno, "wrong-type", f"each line must be a JSON object, got {type(row).__name__}.", _OBJECT_REMEDY)
+        yield lineno, row
+
+
 def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
     name = str(path)
     loads = orjson.loads
@@ -87,15 +124,9 @@ def _read_jsonl(path: Path, compression: str | None = None, position: Position |
             try:
                 row = loads(line)
             except orjson.JSONDecodeError as exc:
-                raise ReadError(
-                    f"line is not valid JSON ({exc}).",
-                    path=name,
-                    line=lineno,
-                    code="invalid-json",
-                    remedy="Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside.",
-                ) from None
+                raise ReadError(f"line is not valid JSON ({exc}).", path=name, line=lineno, code="invalid-json", remedy=_JSON_REMEDY) from None
             if not isinstance(row, dict):
-                raise ReadError(f"each line must be a JSON object, got {type(row).__name__}.", path=name, line=lineno, code="wrong-type", remedy="Wrap the value in an object, e.g. {\"text\": ...}.")
+                raise ReadError(f"each line must be a JSON object, got {type(row).__name__}.", path=name, line=lineno, code="wrong-type", remedy=_OBJECT_REMEDY)
             yield row, Source(name, lineno, "line")
 
 
