@@ -104,3 +104,9 @@ def test_core_install_without_numpy_says_what_was_not_checked(data: tuple[Path, 
     assert r.findings[2].fix == "pip install 'sftdata[dedup]'" and "numpy" in r.findings[2].message
     r = check(train, tokenizer=None, against=evalset)  # a leak check that could not run is an error
     assert [(f.severity, f.code) for f in r.findings] == [("error", "invalid-records"), ("error", "not-checked"), ("warning", "validation-warnings")]
+
+
+def test_images_line_shows_real_image_tokens(realdata: Path) -> None:
+    out = run("check", str(realdata / "mllm_demo.json"), "--template", "qwen2_vl", "--cutoff-len", "256")
+    assert out.returncode == 0, out.stderr
+    assert "  images      8 images, 550 tokens (53.7% of all tokens, as qwen2-vl sees them)" in out.stdout

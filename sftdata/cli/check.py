@@ -70,6 +70,9 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
         t = s.fields["total"]
         cut = f"; {s.over_cutoff:,} over cutoff_len={cutoff_len}" if cutoff_len else ""
         click.echo(f"  tokens      p50 {t.p50:g}, p95 {t.p95:g}, p99 {t.p99:g}, max {t.max:g} per record; {s.trainable_tokens:,} trainable in all ({template}, {tokenizer}){cut}")
+        if s.images:
+            model = f"as {s.media_model} sees them" if s.media_model else "as placeholders only"
+            click.echo(f"  images      {s.images:,} images, {s.image_tokens:,} tokens ({s.image_share:.1%} of all tokens, {model})")
     if report.findings:
         click.echo("")
     for f in report.findings:
