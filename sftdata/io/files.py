@@ -161,13 +161,14 @@ STREAM_BYTES = 256 << 20
 
 def json_elements(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[Any] | None:
     """The elements of a ``.json`` dataset, in order, or ``None`` when it is really JSON
-    Lines. Small files are parsed whole (fastest); large arrays are streamed, so memory
-    stays bounded whatever the file size. Values and errors are the same either way."""
-    from .jsonarray import starts_array, stream_elements
+    Lines. Small files are parsed whole (fastest); large arrays are streamed when numpy is
+    installed, so memory stays bounded whatever the file size. Values and errors are the
+    same either way."""
+    from . import jsonarray
 
     size = path.stat().st_size
-    if size * (4 if compression else 1) >= STREAM_BYTES and starts_array(path, open_binary, compression):
-        return stream_elements(path, compression, position=position)
+    if size * (4 if compression else 1) >= STREAM_BYTES and jsonarray.available() and jsonarray.starts_array(path, open_binary, compression):
+        return jsonarray.stream_elements(path, compression, position=position)
     value = load_json_array(path, compression)
     if value is None:
         return None

@@ -42,6 +42,14 @@ def _np() -> Any:
     return numpy
 
 
+def available() -> bool:
+    """Whether streaming is possible: its scan needs numpy, which a core install (no
+    extras) lacks; without it, files are parsed whole as before."""
+    import importlib.util
+
+    return importlib.util.find_spec("numpy") is not None
+
+
 # One byte per input byte, by bytes.translate (C speed, no index conversion): the class of
 # each byte the scan cares about. Signed so that a cumulative sum of brackets is the depth.
 _OPEN_B, _CLOSE_B, _COMMA_B, _QUOTE_B, _BS_B = 1, 0xFF, 2, 3, 4

@@ -105,3 +105,20 @@ def test_read_rows_streams_large_arrays_with_the_same_rows_and_sources(tmp_path:
     with pytest.raises(ReadError) as info:
         list(read_rows(p))
     assert info.value.line == 2 and info.value.code == "wrong-type"
+
+
+def test_without_numpy_large_arrays_are_parsed_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a core install has no numpy: reading must still work, as before streaming existed
+    from sftdata.io import jsonarray
+
+    rows = [{"text": f"row {i}"} for i in range(50)]
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(rows, indent=2))
+    monkeypatch.setattr(files, "STREAM_BYTES", 0)
+    monkeypatch.setattr(jsonarray, "available", lambda: False)
+
+    def no_stream(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("streamed without numpy")
+
+    monkeypatch.setattr(jsonarray, "stream_elements", no_stream)
+    assert [r for r, _ in read_rows(p)] == rows
