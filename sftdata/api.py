@@ -16,7 +16,7 @@ from .formats import Format, LossReport, get_format
 from .formats.fastpath import fast_path
 from .io import atomic_path, read_rows, suffix_of, write_rows
 from .progress import Ticker, progress
-from .record import Record
+from .record import Record, Source
 from .rejects import RejectSink
 from .rewrite import Rewrite, Steps
 
@@ -59,9 +59,15 @@ def read(
 
 
 def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None) -> Iterator[Record]:
-    decode = fmt.decode
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
-    for row, source in read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position):
+    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position), fmt, rejects)
+
+
+def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, rejects: RejectSink | None) -> Iterator[Record]:
+    """Records of ``(row, source)`` pairs; a row that does not decode raises its
+    :class:`RecordError`, or goes to ``rejects`` (with its reasons and source) when given."""
+    decode = fmt.decode
+    for row, source in rows:
         try:
             yield decode(row, source)
         except RecordError as err:

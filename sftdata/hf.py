@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .api import RejectSink, encode_all
+from .api import RejectSink, decode_rows, encode_all
 from .detect import SAMPLE_SIZE, detect_rows
 from .errors import RecordError, SftdataError, missing
 from .formats import Format, LossReport, get_format
@@ -84,16 +84,8 @@ def from_dataset(ds: Any, format: str | Format = "auto", *, rejects: RejectSink 
     if format == "auto":
         sample = list(itertools.islice(_rows(ds), SAMPLE_SIZE))
         format = get_format(detect_rows(sample, name).format)
-    fmt = _format(format)
-    decode = fmt.decode
-    for i, row in enumerate(_rows(ds), 1):
-        source = Source(name, i, "row")
-        try:
-            yield decode(row, source)
-        except RecordError as err:
-            if rejects is None:
-                raise
-            rejects.add(row, source, err)
+    rows = ((row, Source(name, i, "row")) for i, row in enumerate(_rows(ds), 1))
+    yield from decode_rows(rows, _format(format), rejects)
 
 
 def to_dataset(records: Iterable[Record], format: str | Format, *, strict: bool = False, losses: LossReport | None = None, json_columns: tuple[str, ...] = JSON_COLUMNS) -> Any:
