@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,30 +22,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _vmhwm() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _child(path: str, stream: bool, queue) -> None:  # type: ignore[no-untyped-def]
+def read_all(path: str, stream: bool) -> int:
+    """Rows of ``path`` through read_rows, streamed or parsed whole."""
     from sftdata.io import files, read_rows
 
     files.STREAM_BYTES = 0 if stream else 1 << 62
-    t = time.perf_counter()
-    n = sum(1 for _ in read_rows(path))
-    queue.put((n, time.perf_counter() - t, _vmhwm()))
+    return sum(1 for _ in read_rows(path))
 
 
 def run(path: Path, stream: bool) -> tuple[int, float, float]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(str(path), stream, queue))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out  # type: ignore[no-any-return]
+    """(rows, seconds, peak RSS MiB) in a fresh process (dedup_bench.isolated)."""
+    import dedup_bench
+
+    secs, rss, out = dedup_bench.isolated(read_all, str(path), stream)
+    return out["result"], secs, rss
 
 
 def main() -> None:
