@@ -174,33 +174,32 @@ def _duplicates(path: str, fmt_name: str, threshold: float, against: PathLike | 
 def _findings(r: CheckReport, profile: str, template: str, tokenizer: str | None, cutoff_len: int | None, against: PathLike | None) -> list[Finding]:
     out: list[Finding] = []
     v, path = r.validation, shlex.quote(r.path)
-    n = _count
     against = None if against is None else shlex.quote(str(against))
     if v.format is None:
         out.append(Finding("error", "unknown-format", "the format could not be detected.", f"sftdata detect {path}"))
         return out
     if v.rejected:
         top = ", ".join(f"{s.code} x{s.count}" for s in v.sorted_rules() if s.severity == "error")[:200]
-        out.append(Finding("error", "invalid-records", f"{v.rejected:,} of {n(v.total, 'record')} are invalid ({top}).", f"sftdata validate {path} --profile {profile} --fix -o fixed.jsonl --rejects rejected.jsonl"))
+        out.append(Finding("error", "invalid-records", f"{v.rejected:,} of {_count(v.total, 'record')} are invalid ({top}).", f"sftdata validate {path} --profile {profile} --fix -o fixed.jsonl --rejects rejected.jsonl"))
     if v.warnings:
         top = ", ".join(f"{s.code} x{s.count}" for s in v.sorted_rules() if s.severity == "warning")[:200]
-        out.append(Finding("warning", "validation-warnings", f"{n(v.warnings, 'warning')} ({top}).", f"sftdata validate {path} --profile {profile}"))
+        out.append(Finding("warning", "validation-warnings", f"{_count(v.warnings, 'warning')} ({top}).", f"sftdata validate {path} --profile {profile}"))
     d = r.duplicates
     if d is not None and d.eval_leaks:
-        out.append(Finding("error", "eval-leaks", f"{n(d.eval_leaks, 'record')} repeat (Jaccard >= {d.threshold}) a record of the eval set {against}: the eval loss would be optimistic.", f"sftdata dedup {path} -o clean.jsonl --against {against} --rejects leaks.jsonl"))
+        out.append(Finding("error", "eval-leaks", f"{_count(d.eval_leaks, 'record')} repeat (Jaccard >= {d.threshold}) a record of the eval set {against}: the eval loss would be optimistic.", f"sftdata dedup {path} -o clean.jsonl --against {against} --rejects leaks.jsonl"))
     if d is not None and d.duplicates:
         share = d.duplicates / max(r.records, 1)
-        out.append(Finding("warning", "duplicates", f"{n(d.duplicates, 'record')} ({share:.1%}) are near-duplicates (Jaccard >= {d.threshold}) of earlier ones, in {d.clusters:,} clusters (largest {d.largest}).", f"sftdata dedup {path} -o deduped.jsonl --rejects duplicates.jsonl --report clusters.json"))
+        out.append(Finding("warning", "duplicates", f"{_count(d.duplicates, 'record')} ({share:.1%}) are near-duplicates (Jaccard >= {d.threshold}) of earlier ones, in {d.clusters:,} clusters (largest {d.largest}).", f"sftdata dedup {path} -o deduped.jsonl --rejects duplicates.jsonl --report clusters.json"))
     s = r.stats
     if s is not None:
         total = s.fields["total"]
         if cutoff_len is not None and s.over_cutoff:
-            out.append(Finding("warning", "over-cutoff", f"{n(s.over_cutoff, 'record')} longer than cutoff_len={cutoff_len} ({template} template, {tokenizer}); {s.cut_trainable:,} trainable tokens would be cut. Lengths: p50 {total.p50:g}, p95 {total.p95:g}, p99 {total.p99:g}, max {total.max:g}.", f"sftdata filter {path} -o fits.jsonl --max-tokens {cutoff_len} --tokenizer {tokenizer} --template {template} --rejects too_long.jsonl"))
+            out.append(Finding("warning", "over-cutoff", f"{_count(s.over_cutoff, 'record')} longer than cutoff_len={cutoff_len} ({template} template, {tokenizer}); {s.cut_trainable:,} trainable tokens would be cut. Lengths: p50 {total.p50:g}, p95 {total.p95:g}, p99 {total.p99:g}, max {total.max:g}.", f"sftdata filter {path} -o fits.jsonl --max-tokens {cutoff_len} --tokenizer {tokenizer} --template {template} --rejects too_long.jsonl"))
         if s.zero_trainable:
             lines = ", ".join(map(str, s.zero_trainable_lines[:5]))
             # after a cutoff, dropping what it cuts also drops these
             keep = f"--max-tokens {cutoff_len}" if cutoff_len else "--min-trainable-tokens 1"
-            out.append(Finding("warning", "nothing-to-train", f"{n(s.zero_trainable, 'record')} with no trainable token left{' after the cutoff' if cutoff_len else ''} (first: {lines}); they cost compute and teach nothing.", f"sftdata filter {path} -o kept.jsonl {keep} --tokenizer {tokenizer} --template {template}"))
+            out.append(Finding("warning", "nothing-to-train", f"{_count(s.zero_trainable, 'record')} with no trainable token left{' after the cutoff' if cutoff_len else ''} (first: {lines}); they cost compute and teach nothing.", f"sftdata filter {path} -o kept.jsonl {keep} --tokenizer {tokenizer} --template {template}"))
         if cutoff_len is None:
             out.append(Finding("info", "lengths", f"token lengths ({template} template, {tokenizer}): p50 {total.p50:g}, p95 {total.p95:g}, p99 {total.p99:g}, max {total.max:g}; a cutoff_len of {_pow2(total.p99)} keeps 99% of records whole.", f"sftdata stats {path} --tokenizer {tokenizer} --template {template} --cutoff-len {_pow2(total.p99)}"))
     return out
