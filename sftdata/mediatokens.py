@@ -74,7 +74,7 @@ class MediaOptions:
     def __post_init__(self) -> None:
         for name in ("image_max_pixels", "image_min_pixels", "processor_max_pixels", "processor_min_pixels"):
             if getattr(self, name) <= 0:
-                raise UsageError(f"{name} must be a positive number of pixels.", field="--" + name.replace("_", "-"))
+                raise UsageError(f"{name} must be a positive number of pixels.", field="--" + name.replace("_", "-"), remedy="Give a whole number above 0, e.g. 589824 (768 x 768, LLaMA-Factory's image_max_pixels).")
         if self.image_min_pixels > self.image_max_pixels:
             raise UsageError("image_min_pixels is larger than image_max_pixels.", field="--image-min-pixels", remedy="Lower --image-min-pixels or raise --image-max-pixels.")
 
