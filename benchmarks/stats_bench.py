@@ -9,7 +9,7 @@ Then times, alternating to cancel drift, each in its own process:
   loop over the rendered texts (the same Qwen2.5 ranks, regex and special tokens);
 * ``HF fast batch``: transformers ``Qwen2TokenizerFast`` (the same ranks exported to a
   tokenizer.json) encoding the rendered texts in batches of 1,000, all cores;
-* ``sftdata stats``: :func:`sftdata.stats.token_stats` end to end on the JSONL file
+* ``sftdata stats``: :func:`sftdata.stats.compute.token_stats` end to end on the JSONL file
   (read, decode, render, tokenize span by span, summarise) with 2 worker processes.
 
 Prints tokens/s per method (median of repeats), the ratios sftdata/baseline and peak RSS.
@@ -80,7 +80,7 @@ print(json.dumps({"tokens": n, "seconds": s, "cpu": u.ru_utime + u.ru_stime - c0
 
 SFTDATA = HWM + """
 import json, resource, sys, time
-from sftdata.stats import StatsConfig, token_stats
+from sftdata.stats.compute import StatsConfig, token_stats
 from sftdata.tokenizers import get_tokenizer
 get_tokenizer("qwen2.5")  # built before timing, as the baselines' tokenizers are
 c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])

@@ -7,12 +7,12 @@ The public names below are imported lazily so that ``import sftdata`` stays fast
 never imports pandas, pyarrow, datasets, transformers or torch.
 """
 
-from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import sys as _sys
+import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "ImagePart": "record",
     "Issue": "errors",
     "KTORecord": "record",
-    "MediaOptions": "mediatokens",
+    "MediaOptions": "media.tokens",
     "Message": "record",
     "PreferenceRecord": "record",
     "PretrainRecord": "record",
@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "Record": "record",
     "RecordError": "errors",
     "RejectSink": "api",
-    "Rewrite": "rewrite",
+    "Rewrite": "formats.rewrite",
     "Rendered": "templates",
     "SFTRecord": "record",
     "SftdataError": "errors",
@@ -65,7 +65,7 @@ _EXPORTS: dict[str, str] = {
     "get_format": "formats",
     "get_template": "templates",
     "get_tokenizer": "tokenizers",
-    "media_tokens": "mediatokens",
+    "media_tokens": "media.tokens",
     "read": "api",
     "split": "clean.split",
     "train": "train",
@@ -76,20 +76,21 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'sftdata' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    """The curated public names (and ``__version__``), not the module's own helpers."""
+    return sorted([*__all__, "__version__"])
 
 
-class _Package(types.ModuleType):
+class _Package(_types.ModuleType):
     """Keeps public functions bound over same-named submodules.
 
     Importing ``sftdata.detect`` (the module) would otherwise rebind the package
@@ -98,25 +99,25 @@ class _Package(types.ModuleType):
     (``from .detect import detect``), which does not need that attribute.
     """
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+    def __setattr__(self, name: str, value: _Any) -> None:
+        if name in _EXPORTS and isinstance(value, _types.ModuleType) and value.__name__ == f"{__name__}.{name}":
             return
         super().__setattr__(name, value)
 
 
-sys.modules[__name__].__class__ = _Package
+_sys.modules[__name__].__class__ = _Package
 
 
-if TYPE_CHECKING:  # pragma: no cover
+if _TYPE_CHECKING:  # pragma: no cover
     from .api import ConvertResult, RejectSink, convert, read, write
     from .clean.dedup import DedupConfig, DedupReport, dedup
     from .clean.filters import FilterReport, filter
     from .clean.split import SplitConfig, SplitReport, split
     from .detect import DetectResult, detect
-    from .rewrite import Rewrite
+    from .formats.rewrite import Rewrite
     from .errors import DataError, Issue, RecordError, SftdataError
     from .formats import get_format
-    from .mediatokens import MediaOptions, media_tokens
+    from .media.tokens import MediaOptions, media_tokens
     from .templates import Rendered, Span, Template, get_template
     from .tokenizers import Tokenizer, get_tokenizer
     from .tokens import Encoded, TokenCounts, count_record, encode_record

@@ -14,11 +14,11 @@ from .detect import DatasetInfo, DetectResult, detect
 from .errors import LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
 from .formats.fastpath import fast_path
+from .formats.rewrite import Rewrite, Steps
 from .io import atomic_path, read_rows, suffix_of, write_rows
+from .io.rejects import RejectSink
 from .progress import Ticker, progress
 from .record import Record, Source
-from .rejects import RejectSink
-from .rewrite import Rewrite, Steps
 
 
 def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:
@@ -164,11 +164,11 @@ def convert(
     rejects and loss counts are the same either way.
 
     ``register`` (a LLaMA-Factory ``dataset_info.json``) gets an entry ``name``
-    (default: the output's stem) for the written file; see :mod:`sftdata.register`.
+    (default: the output's stem) for the written file; see :mod:`sftdata.io.register`.
     ``dataset_info=(PATH, NAME)`` reads the source through a LLaMA-Factory
     ``dataset_info.json`` entry (``src`` may then be ``None``: the entry names the file).
 
-    ``rewrite`` (:class:`~sftdata.rewrite.Rewrite`) sets the record rewrites: tool-call
+    ``rewrite`` (:class:`~sftdata.formats.rewrite.Rewrite`) sets the record rewrites: tool-call
     ids (filled by default for ``openai``) and relative media paths for a new folder
     (off by default). On a terminal a progress bar (bytes read) shows on stderr.
 
@@ -198,7 +198,7 @@ def convert(
             remedy="Choose a target that carries this kind; `sftdata formats` lists them.",
         )
     if register is not None:
-        from .register import check_registrable
+        from .io.register import check_registrable
 
         check_registrable(register, dst, target, detection.kind if detection else "sft")
     # LLaMA-Factory resolves an entry's media against its dataset_dir (media_dir's default)
@@ -324,7 +324,7 @@ def _register(
     detection: DetectResult | None,
 ) -> dict[str, Any]:
     from .errors import DataError
-    from .register import register_dataset
+    from .io.register import register_dataset
 
     if len(kinds) > 1:
         raise DataError(
@@ -339,7 +339,7 @@ def _register(
 
 def _parallel_workers(src: str | os.PathLike[str], dst: str | os.PathLike[str], workers: int | None) -> int:
     """How many processes to use: >1 only for plain JSONL in and out, big enough to pay."""
-    from . import parallel
+    from .engines import convert as parallel
     from .io import suffix_of
 
     if workers == 1 or Path(src).is_dir():
@@ -367,7 +367,7 @@ def _convert_parallel(
     steps: Steps,
     bar: Callable[[], ContextManager[Ticker]],
 ) -> tuple[ConvertResult, Counter[str], set[str]]:
-    from .parallel import convert_jsonl_parallel
+    from .engines.convert import convert_jsonl_parallel
 
     with RejectSink(rejects) as sink, atomic_path(dst) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
         keep = sink if rejects is not None else None

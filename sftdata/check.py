@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .stats_report import StatsReport
+    from .stats.report import StatsReport
     from .validate import ValidationReport
 
 Severity = Literal["error", "warning", "info"]
@@ -131,9 +131,9 @@ def check(
         except MissingDependencyError as err:  # a core install: say what was not checked
             skipped.append(Finding("error" if against is not None else "info", "not-checked", f"near-duplicates{' and eval leaks' if against is not None else ''} were not checked: {err.message}", f"pip install 'sftdata[{err.extra}]'"))
     if usable and tokenizer is not None:
+        from .io.rejects import RejectSink
         from .progress import progress as progress_bar
-        from .rejects import RejectSink
-        from .stats import StatsConfig, token_stats
+        from .stats.compute import StatsConfig, token_stats
 
         config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=validation.format)
         # rows that do not decode are validation's business: counted, not written
@@ -145,7 +145,8 @@ def check(
 
 def _duplicates(path: str, fmt_name: str, threshold: float, against: PathLike | None, within: bool) -> Duplicates:
     from .clean._stream import resolve_format
-    from .clean.index import MatchConfig, fingerprint, match
+    from .clean.fingerprint import fingerprint
+    from .clean.index import MatchConfig, match
     from .formats import get_format
 
     config = MatchConfig(mode="near", threshold=threshold)

@@ -25,11 +25,11 @@ functions run.
 from __future__ import annotations
 
 import itertools
-
-import orjson
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from .api import RejectSink, decode_rows, encode_all
 from .detect import SAMPLE_SIZE, detect_rows

@@ -30,7 +30,7 @@ from .templates import Rendered, Template, TrainOn
 from .tokenizers import Tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .mediatokens import ImageCount, MediaTokens
+    from .media.tokens import ImageCount, MediaTokens
 
 IGNORE_INDEX = -100
 Branch = Literal["chosen", "rejected"]
@@ -65,7 +65,7 @@ class TokenCounts:
 
     ``total = prompt + trainable``. ``turns`` counts assistant turns; ``media`` counts
     images, videos and audios. Without ``media=`` every one counts as its template
-    placeholder; with it (:func:`sftdata.mediatokens.media_tokens`) each image's pad
+    placeholder; with it (:func:`sftdata.media.tokens.media_tokens`) each image's pad
     token is expanded to the real number, ``image_tokens`` says how many tokens stand
     for the ``images`` and ``media_unknown`` how many images kept their placeholder
     because their size could not be read. Videos and audios stay placeholders. For
@@ -203,7 +203,7 @@ def _encode_runs(runs: list[Run], tokenizer: Tokenizer, cutoff_len: int | None, 
     pads = 0
     images: Iterator[ImageCount] | None = None
     if expand is not None:
-        from .mediatokens import expand_ids
+        from .media.tokens import expand_ids
 
         images = iter(expand[1])
     for pieces, trainable in runs:
@@ -256,7 +256,7 @@ def encode_record(
     Preference records render ``prompt + chosen`` (or ``+ rejected`` with
     ``branch="rejected"``), KTO records ``prompt + completion``; a pretrain record is
     its text plus the tokenizer's EOS, all trained. With ``media`` (see
-    :func:`sftdata.mediatokens.media_tokens`) each image's pad token is repeated as
+    :func:`sftdata.media.tokens.media_tokens`) each image's pad token is repeated as
     often as the model's run repeats it.
     """
     if isinstance(record, PretrainRecord):

@@ -66,7 +66,7 @@ def test_serial_reports_byte_positions_up_to_the_file_size(tmp_path: Path, recor
 
 
 def test_parallel_advances_by_each_range(tmp_path: Path, recorded: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from sftdata import parallel
+    from sftdata.engines import convert as parallel
 
     size = big_jsonl(tmp_path / "in.jsonl", 5000)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", size // 4)

@@ -27,7 +27,8 @@ from ..formats import Format
 from ..io import atomic_path
 from ..progress import progress
 from ._stream import PathLike, lines, resolve_format, write_kept
-from .index import Fingerprints, MatchConfig, Matches, fingerprint, match
+from .fingerprint import fingerprint
+from .index import Fingerprints, MatchConfig, Matches, match
 from .sketch import _np
 from .views import view_text
 
@@ -120,7 +121,7 @@ def dedup(
     """
     config = config or DedupConfig()
     fmt = resolve_format(input, format)
-    # The input first: a large input can then use forked workers (see _parallel).
+    # The input first: a large input can then use forked workers (see fingerprint).
     fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers)]
     if against is not None:
         # The eval set is detected on its own: it may be in another format (views compare

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from ..api import RejectSink
 from ..formats import Format
 from ..io import write_rows
-from ..record import Message, PretrainRecord, Record, conversation
 from ..progress import progress
+from ..record import Message, PretrainRecord, Record, conversation
 from ._stream import PathLike, counted, items, resolve_format
 from .views import View, message_text, plain_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..mediatokens import MediaOptions, MediaTokens
+    from ..media.tokens import MediaOptions, MediaTokens
     from ..templates import Template
     from ..tokenizers import Tokenizer
 
@@ -235,7 +235,7 @@ Measure = Literal["total", "prompt", "trainable"]
 class Tokens:
     """Token length after the chat template, counted by :func:`sftdata.tokens.count_record`
     (the same numbers as ``sftdata stats``; images expanded as ``media`` says, by default
-    with the template's media model, see :mod:`sftdata.mediatokens`). A record
+    with the template's media model, see :mod:`sftdata.media.tokens`). A record
     with an image whose size cannot be read is dropped as ``media-missing`` /
     ``media-unreadable`` / ``media-remote``: its length is unknown."""
 
@@ -251,7 +251,7 @@ class Tokens:
         if self._tools is None:
             import dataclasses
 
-            from ..mediatokens import MediaOptions, media_tokens
+            from ..media.tokens import MediaOptions, media_tokens
             from ..templates import get_template
             from ..tokenizers import get_tokenizer
 
@@ -262,7 +262,7 @@ class Tokens:
         return self._tools  # type: ignore[no-any-return]
 
     def check(self, record: Record) -> Drop | None:
-        from ..mediatokens import MediaError
+        from ..media.tokens import MediaError
         from ..tokens import count_record
 
         tok, tpl, media = self._load()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .sketch import _np
+from ._deps import _np
 from .views import Norm
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -27,11 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import RecordError
 from ..formats import Format
-from ..record import Record
-from ..io import read_rows
 from ..progress import progress
-from ..record import Source
-from ._stream import PathLike, lines
+from ..record import Record, Source
+from ._stream import lines
 from .rawview import raw_view
 from .shinglecache import ShingleCache
 from .sketch import _POS, SketchConfig, Sketcher, _np, jaccard, unique_sorted
@@ -188,31 +186,6 @@ class _Accumulator:
         self.flush()
         np = self.np
         return np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.width), dtype=np.uint64)
-
-
-def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None) -> Fingerprints:
-    """Pass 1: stream ``path`` and fingerprint every row (see the module docstring).
-
-    A large uncompressed ``.jsonl`` is fingerprinted by ``workers`` processes (default:
-    up to 2 when the machine has them), each reading its own byte range; the result is
-    the same as in one process.
-    """
-    from . import _parallel
-
-    if _parallel.worth_it(path, workers):
-        return _parallel.fingerprint_parallel(path, fmt, config, label, workers or _parallel.default_workers())
-    acc = _Accumulator(config, label)
-    text = viewer(fmt, config.view)
-    with progress(f"fingerprinting {path}") as advance:
-        for row, source in read_rows(path):
-            try:
-                acc.add(row, source.line, text(row, source), None)
-            except RecordError as err:
-                acc.add(row, source.line, None, err)
-            advance()
-    np = acc.np
-    keys = acc.keys()
-    return Fingerprints(str(path), fmt, keys, np.asarray(acc.lengths, dtype=np.int64), np.asarray(acc.lines, dtype=np.int64), acc.failed, acc.labels, acc.cache)
 
 
 @dataclass

@@ -24,9 +24,9 @@ Jaccard similarity of their shingle sets, so band collisions never cause a false
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from ..errors import missing
+from ._deps import _np, _rensa
 from .views import Norm, normalize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,22 +42,6 @@ _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _POS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63)
 _SPACES = (9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
 _CJK = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
-
-
-def _np() -> Any:
-    try:
-        import numpy
-    except ImportError:
-        raise missing("numpy", "dedup", "Near-duplicate detection") from None
-    return numpy
-
-
-def _rensa() -> Any:
-    try:
-        import rensa
-    except ImportError:
-        raise missing("rensa", "dedup", "Near-duplicate detection") from None
-    return rensa
 
 
 _SIGNED = False  # whether this process has computed a signature (see fork_safe)

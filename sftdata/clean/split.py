@@ -29,7 +29,8 @@ from ..errors import UsageError
 from ..formats import Format
 from ..progress import progress
 from ._stream import PathLike, lines, resolve_format, write_kept
-from .index import MatchConfig, fingerprint, match
+from .fingerprint import fingerprint
+from .index import MatchConfig, match
 from .sketch import _np
 
 Grouping = Literal["near", "exact", "none"]

@@ -10,7 +10,6 @@ import orjson
 
 from ..errors import UsageError
 
-
 _DATASET_INFO = click.option(
     "--dataset-info",
     "dataset_info",
@@ -71,7 +70,7 @@ def convert_cmd(
       sftdata convert data/mllm.json -o out/mllm.jsonl --to openai --media-base out/
     """
     from ..api import convert
-    from ..rewrite import Rewrite
+    from ..formats.rewrite import Rewrite
 
     if input is None and dataset_info is None:
         raise UsageError("missing INPUT.", remedy="Give an input file, or --dataset-info PATH NAME.")
@@ -147,7 +146,6 @@ def formats_cmd(as_json: bool) -> None:
 def schema_cmd(format: str) -> None:
     """Print the JSON Schema of FORMAT's records."""
     from ..formats import get_format
-
     from ..formats.schemas import render, schema_of
 
     fmt = get_format(format)

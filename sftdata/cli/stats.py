@@ -29,7 +29,7 @@ def media_options(f: Any) -> Any:
 
 
 def media_config(media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, unknown: str = "count") -> Any:
-    from ..mediatokens import MODES, MediaOptions, get_media_model
+    from ..media.tokens import MODES, MediaOptions, get_media_model
 
     if media_model not in MODES:
         media_model = get_media_model(media_model).name  # a usage error names the choices
@@ -66,7 +66,7 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     """
     from ..api import RejectSink
     from ..progress import Ticker, progress
-    from ..stats import StatsConfig, token_stats
+    from ..stats.compute import StatsConfig, token_stats
 
     if plot and not plot.lower().endswith((".png", ".html", ".htm", ".svg")):
         raise UsageError(f"--plot must end in .png, .svg or .html, not '{plot}'.", field="--plot")
@@ -75,7 +75,7 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress(f"tokenizing {input}")) as bar:
         report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
     if plot:
-        from ..stats_plot import plot_lengths
+        from ..stats.plot import plot_lengths
 
         plot_lengths(report, plot)
     if as_json:
@@ -104,7 +104,7 @@ def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: 
     from itertools import islice
 
     from ..api import read
-    from ..mediatokens import media_tokens
+    from ..media.tokens import media_tokens
     from ..record import PreferenceRecord, PretrainRecord
     from ..templates import get_template
     from ..tokenizers import get_tokenizer

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..stats_report import StatsReport
+from ..stats.report import StatsReport
 from ..templates import Rendered, Span
 
 _LISTED = 20
@@ -64,7 +64,7 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
 def media_lines(report: StatsReport) -> list[str]:
     """What the media cost: image tokens and their share, and what was not modelled.
 
-    >>> from sftdata.stats_report import StatsReport
+    >>> from sftdata.stats.report import StatsReport
     >>> r = StatsReport(*["x"] * 6, 1.0, *[0] * 3, {}, {}, {}, [], *[0] * 4, [], 0, 0.0, 0.0, media_total=3, media_model="qwen2-vl", images=2, image_tokens=132, tokens=205)
     >>> media_lines(r)
     ['images: 2 (132 tokens, 64.4% of all tokens; expanded as qwen2-vl)', 'videos/audios: 1 (counted as their placeholder tokens only: not modelled)']

@@ -31,9 +31,9 @@ from typing import Any, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import Issue
-from ..record import KTORecord, Kind, Message, Modality, PreferenceRecord, PretrainRecord, Record, SFTRecord, Source
+from ..record import Kind, KTORecord, Message, Modality, PreferenceRecord, PretrainRecord, Record, SFTRecord, Source
 from . import _common as c
-from ._pairs import EMPTY_ASSISTANT, split_turns, message_losses
+from ._pairs import EMPTY_ASSISTANT, message_losses, split_turns
 from .base import Detection, Format, Row, register_format
 
 

@@ -8,7 +8,7 @@ other row, which then takes the normal decode/encode path, so errors, rejects an
 reports are unchanged. A property test asserts the fast path's output equals
 ``target.encode(source.decode(row))`` on every row it accepts.
 
-convert's record rewrites (:mod:`sftdata.rewrite`) apply to fast-path rows through
+convert's record rewrites (:mod:`sftdata.formats.rewrite`) apply to fast-path rows through
 ``Steps.wire``; fast paths never accept a row with media (columns or placeholders), so
 media path rewriting only ever sees records.
 

@@ -25,7 +25,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import Issue
-from ..record import KTORecord, Kind, Message, PreferenceRecord, Record, SFTRecord, Source
+from ..record import Kind, KTORecord, PreferenceRecord, Record, SFTRecord, Source
 from . import _common as c
 from ._messages import Media, MessageCodec
 from .base import Detection, Format, Row, register_format

@@ -23,7 +23,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import Issue
-from ..record import KTORecord, Kind, Message, Modality, PreferenceRecord, Record, SFTRecord, Source
+from ..record import Kind, KTORecord, Message, Modality, PreferenceRecord, Record, SFTRecord, Source
 from . import _common as c
 from .base import Detection, Format, Row, register_format
 

@@ -31,7 +31,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import Issue
-from ..record import KTORecord, Kind, Message, PreferenceRecord, PretrainRecord, Record, SFTRecord, Source
+from ..record import Kind, KTORecord, Message, PreferenceRecord, PretrainRecord, Record, SFTRecord, Source
 from . import _common as c
 from ._messages import Media, MessageCodec
 from ._pairs import message_losses

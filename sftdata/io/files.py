@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +14,7 @@ import orjson
 
 from ..errors import ReadError, UsageError, WriteError
 from ..record import Source
+from .compression import open_binary, suffix_of
 
 Row = dict[str, Any]
 # ``reader(path, json_cells=True)``: ``json_cells`` matters only to flat tables (see cells.py).
@@ -23,7 +23,6 @@ RowWriter = Callable[[Iterable[Row], IO[bytes]], int]
 
 _READERS: dict[str, RowReader] = {}
 _WRITERS: dict[str, RowWriter] = {}
-_COMPRESSIONS = (".gz", ".zst")
 
 
 def register_reader(suffix: str, reader: RowReader) -> None:
@@ -32,33 +31,6 @@ def register_reader(suffix: str, reader: RowReader) -> None:
 
 def register_writer(suffix: str, writer: RowWriter) -> None:
     _WRITERS[suffix] = writer
-
-
-def suffix_of(path: str | os.PathLike[str]) -> tuple[str, str | None]:
-    """``data.jsonl.gz`` -> ``(".jsonl", ".gz")``; a folder -> ``("<dir>", None)``."""
-    p = Path(path)
-    if p.is_dir():
-        return "<dir>", None
-    suffixes = [s.lower() for s in p.suffixes]
-    compression = suffixes[-1] if suffixes and suffixes[-1] in _COMPRESSIONS else None
-    if compression:
-        suffixes = suffixes[:-1]
-    return (suffixes[-1] if suffixes else ""), compression
-
-
-def open_binary(path: Path, compression: str | None) -> IO[bytes]:
-    """Open for reading, decompressing ``.gz``/``.zst`` transparently, with a 1 MiB buffer."""
-    if compression == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if compression == ".zst":
-        try:
-            import zstandard
-        except ImportError:
-            from ..errors import missing
-
-            raise missing("zstandard", "zst", "Reading .zst files") from None
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), buffer_size=1 << 20)  # type: ignore[arg-type]
-    return open(path, "rb", buffering=1 << 20)
 
 
 #: ``position(n)``: ``n`` bytes of the file (uncompressed) have been read so far.
@@ -111,6 +83,23 @@ def range_rows(data: bytes) -> Iterator[tuple[int, Row]]:
         if not isinstance(row, dict):
             raise BadLine(lineno, "wrong-type", f"each line must be a JSON object, got {type(row).__name__}.", _OBJECT_REMEDY)
         yield lineno, row
+
+
+SPAN_BYTES = 4 << 20
+
+
+def spans(path: Path, chunk: int | None = None) -> Iterator[tuple[int, int]]:
+    """Byte ranges of about ``chunk`` bytes, each ending just after a newline (or at EOF)."""
+    chunk = chunk or SPAN_BYTES
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        start = 0
+        while start < size:
+            fh.seek(min(start + chunk, size))
+            fh.readline()
+            end = min(fh.tell(), size)
+            yield start, end
+            start = end
 
 
 def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:

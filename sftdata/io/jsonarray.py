@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import ReadError
+from .compression import open_binary
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -121,8 +122,6 @@ def stream_elements(path: Path, compression: str | None = None, *, chunk: int = 
 
     Raises :class:`ReadError` with the file line of the first syntax error.
     """
-    from .files import open_binary
-
     name = str(path)
     with open_binary(path, compression) as fh:
         buf = fh.read(chunk)

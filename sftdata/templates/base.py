@@ -24,7 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, Union
 
 from ..formats._common import tool_spec_dict
-from ..record import KTORecord, Message, Modality, Part, PreferenceRecord, PretrainRecord, Role, SFTRecord, ToolCall, ToolSpec
+from ..record import (
+    KTORecord,
+    Message,
+    Modality,
+    Part,
+    PreferenceRecord,
+    PretrainRecord,
+    Role,
+    SFTRecord,
+    ToolCall,
+    ToolSpec,
+)
 
 TrainOn = Literal["all", "last", "everything"]
 TRAIN_ON: tuple[TrainOn, ...] = ("all", "last", "everything")
@@ -140,7 +151,7 @@ class ChatTemplate:
             after its prefix, as Llama 2 and Mistral do).
         tools: how tools, calls and results render.
         media: placeholder text per modality.
-        media_model: the :mod:`sftdata.mediatokens` model that expands its image
+        media_model: the :mod:`sftdata.media.tokens` model that expands its image
             placeholder in real runs (``"qwen2-vl"`` for ``qwen``), or ``None``.
         reasoning: wraps an assistant's reasoning part (``{}`` is the text).
         input_system: alpaca's default system prompt for a conversation whose user turn

@@ -107,7 +107,7 @@ class HFTemplate:
     def media_model(self) -> str | None:
         """The media model whose image pad token this template writes (a Qwen2-VL
         template writes ``<|image_pad|>``), so that ``--media-model auto`` expands it."""
-        from ..mediatokens import media_model_for
+        from ..media.tokens import media_model_for
 
         return media_model_for(self.source)
 

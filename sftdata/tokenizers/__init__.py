@@ -4,6 +4,7 @@ Hugging Face folders and hub ids. See :func:`get_tokenizer`.
 
 from __future__ import annotations
 
-from .base import Tokenizer, get_tokenizer, list_tokenizers, register_tokenizer
+from .base import Tokenizer
+from .registry import get_tokenizer, list_tokenizers, register_tokenizer
 
 __all__ = ["Tokenizer", "get_tokenizer", "list_tokenizers", "register_tokenizer"]

@@ -1,25 +1,11 @@
-"""The :class:`Tokenizer` protocol and the registry behind :func:`get_tokenizer`.
-
-A name resolves, in order, to: a registered built-in (``qwen2.5`` and its aliases), a
-tiktoken encoding whose data is on disk, a local Hugging Face tokenizer folder, and last
-a hub id (which needs the network; offline it fails at once with a clear error).
-
->>> tok = get_tokenizer("qwen")
->>> tok.name, tok.encode("Hello world"), tok.decode([9707, 1879])
-('qwen2.5', [9707, 1879], 'Hello world')
->>> tok.encode("<|im_start|>user")  # special tokens in text are recognised, as in HF
-[151644, 872]
-"""
+"""The :class:`Tokenizer` protocol: what every tokenizer sftdata uses provides. The
+lowest floor of ``tokenizers``; the registry (:mod:`.registry`) and the implementations
+(:mod:`.tiktoken_tok`, :mod:`.hf`) build on it."""
 
 from __future__ import annotations
 
-import difflib
-import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
-
-from ..errors import UsageError
 
 
 @runtime_checkable
@@ -40,75 +26,3 @@ class Tokenizer(Protocol):
     def decode(self, ids: Sequence[int]) -> str: ...
 
     def token_id(self, tok: str) -> int: ...
-
-
-Factory = Callable[[], Tokenizer]
-_REGISTRY: dict[str, Factory] = {}
-_ALIASES: dict[str, str] = {}
-_CACHE: dict[str, Tokenizer] = {}
-
-
-def register_tokenizer(name: str, factory: Factory, *aliases: str) -> None:
-    """Register a built-in tokenizer under ``name`` (and ``aliases``); built lazily, once."""
-    _REGISTRY[name] = factory
-    for alias in aliases:
-        _ALIASES[alias] = name
-
-
-def list_tokenizers() -> list[str]:
-    """Names of the built-in tokenizers (aliases excluded)."""
-    _load_builtin()
-    return sorted(_REGISTRY)
-
-
-def _load_builtin() -> None:
-    from . import tiktoken_tok  # noqa: F401  (registers qwen2.5)
-
-
-def get_tokenizer(name_or_path: str | os.PathLike[str]) -> Tokenizer:
-    """A tokenizer by built-in name, tiktoken encoding, local folder or hub id.
-
-    Built tokenizers are cached per process, so calling this in a loop is cheap.
-
-    Raises:
-        UsageError: unknown name (with a "did you mean"), or a hub id while offline.
-    """
-    key = os.fspath(name_or_path)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    _load_builtin()
-    canonical = _ALIASES.get(key.lower(), key.lower())
-    if canonical in _REGISTRY:
-        tok = _CACHE.get(canonical) or _REGISTRY[canonical]()
-        _CACHE[canonical] = tok
-    else:
-        tok = _resolve_other(key)
-    _CACHE[key] = tok
-    return tok
-
-
-def _resolve_other(key: str) -> Tokenizer:
-    from . import hf, tiktoken_tok
-
-    if key in tiktoken_tok.tiktoken_names():
-        return tiktoken_tok.load_tiktoken_encoding(key)
-    path = Path(key).expanduser()
-    if path.is_dir():
-        return hf.load_folder(path)
-    if path.exists() or key.startswith((".", "/", "~")) or os.sep in key.rstrip("/") and key.count("/") > 1:
-        raise UsageError(
-            f"tokenizer '{key}' is not a folder with tokenizer files.",
-            field="--tokenizer",
-            remedy="Pass a folder holding tokenizer.json / tokenizer_config.json, or a built-in name (sftdata stats --help lists them).",
-        )
-    if key.count("/") == 1:
-        return hf.load_hub(key)
-    names = sorted({*_REGISTRY, *_ALIASES, *tiktoken_tok.tiktoken_names()})
-    close = difflib.get_close_matches(key.lower(), names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise UsageError(
-        f"unknown tokenizer '{key}'.{hint}",
-        field="--tokenizer",
-        remedy=f"Use one of: {', '.join(names)}; a local Hugging Face tokenizer folder; or a hub id such as Qwen/Qwen2.5-7B-Instruct.",
-    )

@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any
 
 from ..errors import UsageError
-from .base import register_tokenizer
 
 # Qwen2's pre-tokenizer regex (tokenizer.json "Split" pattern), identical to Qwen-1's.
 QWEN2_PATTERN = (
@@ -153,7 +152,6 @@ def get_qwen() -> TiktokenTokenizer:
     return TiktokenTokenizer(enc, "qwen2.5", eos_token="<|im_end|>", pad_token="<|endoftext|>", nfc=True, gpt4_regex=True)
 
 
-register_tokenizer("qwen2.5", get_qwen, "qwen2", "qwen", "qwen2.5-instruct", "qwen2-instruct")
 
 
 def tiktoken_names() -> list[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from ..mediapaths import REMOTE as _REMOTE
-from ..mediapaths import resolve
+from ..media.paths import REMOTE as _REMOTE
+from ..media.paths import resolve
 from .checks import Context
 
 

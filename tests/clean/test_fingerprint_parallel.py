@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from _clean_helpers import sharegpt
 
-from sftdata.clean import _parallel
-from sftdata.clean.index import MatchConfig, fingerprint
+from sftdata.clean import fingerprint as _parallel
+from sftdata.clean.fingerprint import fingerprint
+from sftdata.clean.index import MatchConfig
 from sftdata.errors import ReadError
 from sftdata.formats import get_format
 
@@ -87,7 +88,7 @@ def test_a_script_without_a_main_guard_can_use_worker_processes(tmp_path: Path) 
     out = {k: str(tmp_path / f"{k}.jsonl") for k in ("a", "b", "c", "ra", "rb", "rc")}
     script = tmp_path / "script.py"
     script.write_text(
-        "from sftdata.clean import _parallel, sketch\n"
+        "from sftdata.clean import fingerprint as _parallel, sketch\n"
         "from sftdata.clean.dedup import dedup\n"
         "_parallel.MIN_BYTES, _parallel.CHUNK_BYTES = 0, 4096\n"
         "used = []\n"

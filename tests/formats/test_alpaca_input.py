@@ -262,7 +262,7 @@ def test_validate_points_at_the_column_and_fix_trims_the_input(tmp_path: Path) -
 def test_stats_with_the_alpaca_template_counts_the_input_prompt(tmp_path: Path) -> None:
     """`sftdata stats --template alpaca`: 46 tokens for the row with an input (Stanford's
     "### Input:" prompt), 34 for the same text folded into the instruction."""
-    from sftdata.stats import token_stats
+    from sftdata.stats.compute import token_stats
 
     src = tmp_path / "s.jsonl"
     rows = [

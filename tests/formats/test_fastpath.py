@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sftdata.errors import SftdataError
 from sftdata.formats import get_format
 from sftdata.formats.fastpath import fast_path, sharegpt_to_openai
-from sftdata.rewrite import Steps
+from sftdata.formats.rewrite import Steps
 
 from _paths import FIXTURES
 from strategies import Carry, records

@@ -15,7 +15,7 @@ from sftdata.formats import get_format
 from sftdata.formats.fastpath import sharegpt_to_openai
 from sftdata.formats.toolids import fill_record, fill_wire, pair
 from sftdata.record import KTORecord, Message, PreferenceRecord, SFTRecord, ToolCall
-from sftdata.rewrite import Rewrite, Steps
+from sftdata.formats.rewrite import Rewrite, Steps
 
 from _paths import FIXTURES
 

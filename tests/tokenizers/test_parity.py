@@ -108,7 +108,7 @@ def test_hf_folder_with_jinja_template_counts_like_builtin(realdata: Path, twin_
     the same counts as the built-in qwen2.5 + qwen pair on real tool conversations."""
     import shutil
 
-    from sftdata.stats import StatsConfig, token_stats
+    from sftdata.stats.compute import StatsConfig, token_stats
 
     folder = tmp_path / "qwen25"
     shutil.copytree(twin_folder, folder)

@@ -13,8 +13,8 @@ from _paths import ROOT
 
 from sftdata.api import RejectSink, read
 from sftdata.errors import RecordError
-from sftdata.stats import StatsConfig, token_stats
-from sftdata.stats_report import Bin, Summary, histogram
+from sftdata.stats.compute import StatsConfig, token_stats
+from sftdata.stats.report import Bin, Summary, histogram
 from sftdata.templates import get_template
 from sftdata.tokenizers import get_tokenizer
 from sftdata.tokens import count_record

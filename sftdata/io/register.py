@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
-from .errors import ReadError, UsageError
-from .formats import Format
-from .io import atomic_path, suffix_of
-from .record import Kind
+from ..errors import ReadError, UsageError
+from ..formats import Format
+from ..record import Kind
+from . import atomic_path, suffix_of
 
 #: File types LLaMA-Factory loads from ``file_name`` (its FILEEXT2TYPE, minus txt/arrow).
 LOADABLE = (".json", ".jsonl", ".csv", ".parquet")

@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 import sftdata
-from sftdata import parallel
+from sftdata.engines import convert as parallel
 from sftdata.errors import DataError, ReadError, UsageError
 from sftdata.formats import Format
-from sftdata.register import register_dataset
+from sftdata.io.register import register_dataset
 
 
 def info_copy(realdata: Path, tmp_path: Path) -> Path:

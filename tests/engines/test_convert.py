@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 import sftdata
-from sftdata import parallel
+from sftdata.engines import convert as parallel
+from sftdata.io.files import spans
 from sftdata.errors import LossError, ReadError, RecordError
 
 GOOD = {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}
@@ -80,7 +81,7 @@ def test_spans_cover_the_file_at_line_ends(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     make(src, 100)
     data = src.read_bytes()
-    got = list(parallel.spans(src, 100))
+    got = list(spans(src, 100))
     assert got[0][0] == 0 and got[-1][1] == len(data)
     assert all(a[1] == b[0] for a, b in zip(got, got[1:]))
     assert all(data[end - 1 : end] == b"\n" for _, end in got)

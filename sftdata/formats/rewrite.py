@@ -6,7 +6,7 @@ row fast path and the worker processes of a parallel conversion:
 * **tool-call ids** (:mod:`sftdata.formats.toolids`): on by default when the target
   pairs tool results with calls by id (``openai``); ``tool_call_ids=False`` writes calls
   without ids as before;
-* **media paths** (:class:`sftdata.mediapaths.Rebase`): off by default (paths are
+* **media paths** (:class:`sftdata.media.paths.Rebase`): off by default (paths are
   copied verbatim); with ``media_root`` and/or ``media_base``, relative paths that
   resolve against ``media_root`` (default: the input's folder) are rewritten to resolve
   against ``media_base`` (default: the output's folder).
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .formats import Format
-from .formats.toolids import fill_record, fill_wire
-from .mediapaths import Rebase
-from .record import Record
+from ..media.paths import Rebase
+from ..record import Record
+from . import Format
+from .toolids import fill_record, fill_wire
 
 PathLike = str | os.PathLike[str]
 

@@ -19,49 +19,25 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .errors import Issue, RecordError, UsageError
-from .formats import Format, get_format
-from .io import read_rows
-from .mediatokens import MediaOptions, MediaTokens, media_tokens
-from .record import Source
-from .stats_report import FIELDS, StatsReport, build_report
-from .templates import TRAIN_ON, Template, TrainOn, get_template
-from .tokenizers import Tokenizer, get_tokenizer
-from .tokens import count_record
+from ..engines.local import line_count, ordered_ranges, read_span
+from ..errors import Issue, RecordError, UsageError
+from ..formats import Format, get_format
+from ..io import read_rows
+from ..media.tokens import MediaOptions, MediaTokens, media_tokens
+from ..record import Source
+from ..templates import Template, TrainOn, get_template
+from ..tokenizers import Tokenizer, get_tokenizer
+from ..tokens import count_record
+from .report import FIELDS, StatsConfig, StatsReport, build_report
 
 CHUNK = 512
 RANGE_BYTES = 1 << 20  # ~750 records of 1.3 KB: small enough to keep both workers busy
 KINDS = ("sft", "preference", "kto", "pretrain")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
-
-
-@dataclass(frozen=True)
-class StatsConfig:
-    """What to measure: tokenizer and template names, ``train_on``, ``cutoff_len``, epochs,
-    and how images count (:class:`~sftdata.mediatokens.MediaOptions`; by default the
-    template's media model expands them, and unreadable images are counted as placeholders
-    and reported)."""
-
-    tokenizer: str = "qwen2.5"
-    template: str = "qwen"
-    train_on: TrainOn = "all"
-    cutoff_len: int | None = None
-    epochs: float = 1.0
-    format: str = "auto"
-    media: MediaOptions = MediaOptions()
-
-    def __post_init__(self) -> None:
-        if self.train_on not in TRAIN_ON:
-            raise UsageError(f"train_on must be one of {', '.join(TRAIN_ON)}, not '{self.train_on}'.", field="--train-on")
-        if self.cutoff_len is not None and self.cutoff_len <= 0:
-            raise UsageError("cutoff_len must be a positive number of tokens.", field="--cutoff-len")
-        if self.epochs <= 0:
-            raise UsageError("epochs must be positive.", field="--epochs")
 
 
 # One row's result: (line, kind code, total, prompt, trainable, overhead, turns, media,
@@ -103,14 +79,11 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
 def _work_range(span: tuple[int, int]) -> tuple[int, list[Row], list[Rejected], tuple[str, str, int, str, str | None] | None]:
     """Count the rows of one byte range of a JSONL file, read here (nothing crosses a
     pipe but the counts). Line numbers are local to the range; the parent rebases them."""
-    from .io.files import BadLine, range_rows
+    from ..io.files import BadLine, range_rows
 
     assert _JOB is not None and _PATH is not None
-    start, end = span
-    with open(_PATH, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(end - start)
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    data = read_span(_PATH, span)
+    lines = line_count(data)
     try:
         chunk = [(row, Source(_PATH, lineno, "line")) for lineno, row in range_rows(data)]
     except BadLine as bad:
@@ -152,35 +125,29 @@ class Columns:
 
 
 def _plain_jsonl(path: Path) -> bool:
-    from .io.files import suffix_of
+    from ..io.files import suffix_of
 
     return suffix_of(path) == (".jsonl", None)
 
 
 def _parallel_ranges(path: Path, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None]) -> None:
     """Workers read byte ranges of a JSONL file themselves; results come back in file order."""
-    import multiprocessing as mp
-
-    from .errors import ReadError
-    from .parallel import spans
+    from ..errors import ReadError
 
     base = 0
-    with mp.get_context("fork").Pool(workers) as pool:
-        try:
-            for lines, done, rejected, error in pool.imap(_work_range, spans(path, RANGE_BYTES), chunksize=1):
-                if error is not None:
-                    message, code, lineno, remedy, fld = error
-                    raise ReadError(message, path=str(path), line=base + lineno, code=code, remedy=remedy, field=fld)
-                fix = base
-                absorb(
-                    (
-                        [(row[0] + fix, *row[1:]) for row in done],
-                        [(r, Source(s.path, s.line + fix, s.unit) if s else None, issues) for r, s, issues in rejected],
-                    )
+    with ordered_ranges(path, _work_range, workers=workers, chunk=RANGE_BYTES) as results:
+        for _, (lines, done, rejected, error) in results:
+            if error is not None:
+                message, code, lineno, remedy, fld = error
+                raise ReadError(message, path=str(path), line=base + lineno, code=code, remedy=remedy, field=fld)
+            fix = base
+            absorb(
+                (
+                    [(row[0] + fix, *row[1:]) for row in done],
+                    [(r, Source(s.path, s.line + fix, s.unit) if s else None, issues) for r, s, issues in rejected],
                 )
-                base += lines
-        finally:
-            pool.terminate()
+            )
+            base += lines
 
 
 def default_workers(path: Path) -> int:
@@ -201,7 +168,7 @@ def token_stats(
     progress: Callable[[int], None] | None = None,
     **options: Any,
 ) -> StatsReport:
-    """Token statistics of a file (see :class:`~sftdata.stats_report.StatsReport`).
+    """Token statistics of a file (see :class:`~sftdata.stats.report.StatsReport`).
 
     Args:
         path: a dataset file in any readable format.
@@ -216,7 +183,7 @@ def token_stats(
     config = config or StatsConfig(**options)
     p = Path(path)
     if config.format == "auto":
-        from .detect import detect
+        from ..detect import detect
 
         fmt = get_format(detect(p).format)
     else:
@@ -279,7 +246,7 @@ def token_stats(
 
 def _media_warnings(tokenizer: Tokenizer, template: Template, options: MediaOptions, media: MediaTokens | None, images: int) -> list[str]:
     """Say so when the template's media model was asked for but cannot apply."""
-    from .mediatokens import NO_PILLOW, has_pillow
+    from ..media.tokens import NO_PILLOW, has_pillow
 
     name = getattr(template, "media_model", None)
     if not images:

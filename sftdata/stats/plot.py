@@ -7,9 +7,9 @@ import html
 import os
 from pathlib import Path
 
-from .errors import missing
-from .io import atomic_path
-from .stats_report import StatsReport
+from ..errors import missing
+from ..io import atomic_path
+from .report import StatsReport
 
 
 def plot_lengths(report: StatsReport, path: str | os.PathLike[str]) -> None:

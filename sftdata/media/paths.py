@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PureWindowsPath
 
-from .record import MEDIA_PARTS, Message, Record
+from ..record import MEDIA_PARTS, Message, Record
 
 REMOTE = ("http://", "https://", "data:", "s3://", "gs://")
 _MEDIA = tuple(MEDIA_PARTS.values())

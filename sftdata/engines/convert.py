@@ -16,8 +16,6 @@ input is at least :data:`MIN_BYTES` and more than one CPU is available.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,11 +25,12 @@ from typing import IO, Any, ContextManager
 
 import orjson
 
-from .errors import Issue, LossError, ReadError, RecordError, SftdataError
-from .formats import Format
-from .io.files import BadLine, range_rows
-from .record import Source
-from .rewrite import Steps
+from ..errors import Issue, LossError, ReadError, RecordError, SftdataError
+from ..formats import Format
+from ..formats.rewrite import Steps
+from ..io.files import BadLine, range_rows
+from ..record import Source
+from .local import cpu_count, line_count, ordered_ranges, read_span
 
 MIN_BYTES = 32 << 20  # below this, starting processes costs more than it saves
 CHUNK_BYTES = 4 << 20
@@ -57,7 +56,7 @@ _STATE: dict[str, Any] = {}
 
 
 def _init(path: str, source_fmt: Format, target: Format, strict: bool, keep_rejects: bool, steps: Steps) -> None:
-    from .formats.fastpath import fast_path
+    from ..formats.fastpath import fast_path
 
     _STATE.update(path=path, source=source_fmt, target=target, strict=strict, keep=keep_rejects, fast=fast_path(source_fmt, target), steps=steps)
 
@@ -73,10 +72,8 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     steps: Steps = _STATE["steps"]
     wire = steps.wire if steps.tool_ids else None
     step = steps if steps else None
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(end - start)
-    result = ChunkResult(size=end - start, lines=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
+    data = read_span(path, span)
+    result = ChunkResult(size=end - start, lines=line_count(data))
     dumps, nl = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     out: list[bytes] = []
     losses, kinds, columns = result.losses, result.kinds, result.columns
@@ -123,20 +120,6 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     return result
 
 
-def spans(path: Path, chunk: int | None = None) -> Iterator[tuple[int, int]]:
-    """Byte ranges of about ``chunk`` bytes, each ending just after a newline (or at EOF)."""
-    chunk = chunk or CHUNK_BYTES
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        start = 0
-        while start < size:
-            fh.seek(min(start + chunk, size))
-            fh.readline()
-            end = min(fh.tell(), size)
-            yield start, end
-            start = end
-
-
 def _revive(result: ChunkResult, path: str, base: int) -> SftdataError:
     assert result.error is not None
     kind, message, lineno, code, fld, remedy = result.error
@@ -145,7 +128,7 @@ def _revive(result: ChunkResult, path: str, base: int) -> SftdataError:
         return RecordError(list(result.rejects[-1][2]), path=path, line=line, remedy=remedy)
     cls = {"ReadError": ReadError, "LossError": LossError}.get(kind)
     if cls is None:
-        from . import errors
+        from .. import errors
 
         cls = getattr(errors, kind, SftdataError)
     err = cls.__new__(cls)
@@ -178,33 +161,28 @@ def convert_jsonl_parallel(
 
     ``rejects`` is a :class:`~sftdata.api.RejectSink` or ``None`` (then the first record
     that does not decode raises, as in one process). ``steps`` are the record rewrites
-    (:mod:`sftdata.rewrite`). ``progress()`` opens a progress bar, entered only once
+    (:mod:`sftdata.formats.rewrite`). ``progress()`` opens a progress bar, entered only once
     the workers exist (forking while its drawing thread holds a lock could hang a
     worker), and advanced by the input bytes of each range done.
     """
     path = str(src)
     counts = ParallelCounts()
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     base = 0
-    with ctx.Pool(workers, initializer=_init, initargs=(path, source_fmt, target, strict, rejects is not None, steps or Steps())) as pool, (progress or _no_bar)() as advance:
-        try:
-            # imap keeps file order; each worker holds one range at a time, so memory
-            # stays near workers x CHUNK_BYTES.
-            for result in pool.imap(_convert_range, spans(src), chunksize=1):
-                if result.error is not None:
-                    raise _revive(result, path, base)
-                for lineno, row, issues in result.rejects:
-                    rejects.add(row, Source(path, base + lineno, "line"), RecordError(list(issues), path=path, line=base + lineno))
-                out.write(result.output)
-                counts.read += result.written + len(result.rejects)
-                counts.written += result.written
-                counts.losses.update(result.losses)
-                counts.kinds.update(result.kinds)
-                counts.columns |= result.columns
-                base += result.lines
-                advance(result.size)
-        finally:
-            pool.terminate()
+    initargs = (path, source_fmt, target, strict, rejects is not None, steps or Steps())
+    with ordered_ranges(src, _convert_range, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=initargs) as results, (progress or _no_bar)() as advance:
+        for _, result in results:
+            if result.error is not None:
+                raise _revive(result, path, base)
+            for lineno, row, issues in result.rejects:
+                rejects.add(row, Source(path, base + lineno, "line"), RecordError(list(issues), path=path, line=base + lineno))
+            out.write(result.output)
+            counts.read += result.written + len(result.rejects)
+            counts.written += result.written
+            counts.losses.update(result.losses)
+            counts.kinds.update(result.kinds)
+            counts.columns |= result.columns
+            base += result.lines
+            advance(result.size)
     return counts
 
 
@@ -214,5 +192,4 @@ def _no_bar() -> Iterator[Callable[[int], None]]:
 
 
 def default_workers() -> int:
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(n, 8))
+    return max(1, min(cpu_count(), 8))

@@ -9,9 +9,9 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import Issue, RecordError
-from .io import atomic_path
-from .record import Source
+from ..errors import Issue, RecordError
+from ..record import Source
+from . import atomic_path
 
 
 class RejectSink:

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sftdata
-from sftdata.mediapaths import Rebase, is_local_relative
-from sftdata.rewrite import Rewrite
+from sftdata.media.paths import Rebase, is_local_relative
+from sftdata.formats.rewrite import Rewrite
 
 from _paths import FIXTURES
 

@@ -1,4 +1,4 @@
-"""Real image token counts (sftdata.mediatokens) and their use in counting, stats,
+"""Real image token counts (sftdata.media.tokens) and their use in counting, stats,
 filter and render."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import sftdata.mediatokens as mt
+import sftdata.media.tokens as mt
 from _paths import FIXTURES
 from sftdata.api import read
 from sftdata.cli import cli, main
 from sftdata.clean.filters import Tokens, filter
 from sftdata.errors import UsageError
-from sftdata.mediatokens import ImageCount, MediaError, MediaModel, MediaOptions, media_tokens, qwen2_vl_image_tokens
+from sftdata.media.tokens import ImageCount, MediaError, MediaModel, MediaOptions, media_tokens, qwen2_vl_image_tokens
 from sftdata.record import ImagePart, Message, PreferenceRecord, SFTRecord, Source, TextPart
-from sftdata.stats import StatsConfig, token_stats
+from sftdata.stats.compute import StatsConfig, token_stats
 from sftdata.templates import get_template
 from sftdata.tokenizers import get_tokenizer
 from sftdata.tokens import count_record, counts_of, encode_record

@@ -1,4 +1,4 @@
-"""The result of :func:`sftdata.stats.token_stats`: summaries, histogram, cutoff effects."""
+"""The result of :func:`sftdata.stats.compute.token_stats`: summaries, histogram, cutoff effects."""
 
 from __future__ import annotations
 
@@ -6,13 +6,38 @@ import math
 from array import array
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .stats import StatsConfig
+from ..errors import UsageError
+from ..media.tokens import MediaOptions
+from ..templates import TRAIN_ON, TrainOn
 
 FIELDS = ("total", "prompt", "trainable", "overhead", "turns", "media")
 MAX_LISTED_LINES = 1000
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """What to measure: tokenizer and template names, ``train_on``, ``cutoff_len``, epochs,
+    and how images count (:class:`~sftdata.media.tokens.MediaOptions`; by default the
+    template's media model expands them, and unreadable images are counted as placeholders
+    and reported)."""
+
+    tokenizer: str = "qwen2.5"
+    template: str = "qwen"
+    train_on: TrainOn = "all"
+    cutoff_len: int | None = None
+    epochs: float = 1.0
+    format: str = "auto"
+    media: MediaOptions = MediaOptions()
+
+    def __post_init__(self) -> None:
+        if self.train_on not in TRAIN_ON:
+            raise UsageError(f"train_on must be one of {', '.join(TRAIN_ON)}, not '{self.train_on}'.", field="--train-on")
+        if self.cutoff_len is not None and self.cutoff_len <= 0:
+            raise UsageError("cutoff_len must be a positive number of tokens.", field="--cutoff-len")
+        if self.epochs <= 0:
+            raise UsageError("epochs must be positive.", field="--epochs")
 
 
 @dataclass(frozen=True, slots=True)

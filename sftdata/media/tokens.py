@@ -28,19 +28,16 @@ Qwen2-VL as LLaMA-Factory runs it (``Qwen2VLPlugin`` + transformers' ``smart_res
 
 from __future__ import annotations
 
-import base64
 import difflib
-import functools
-import io
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import DataError, UsageError, missing
-from .mediapaths import REMOTE, resolve
-from .record import KTORecord, PreferenceRecord, Record, SFTRecord, Source, conversation
+from ..errors import DataError, UsageError, missing
+from ..record import KTORecord, PreferenceRecord, Record, SFTRecord, Source, conversation
+from .sizes import NO_PILLOW, has_pillow, image_size
 
 Unknown = Literal["count", "error"]
 
@@ -185,47 +182,6 @@ class ImageCount:
     problem: str | None = None
 
 
-@functools.lru_cache(maxsize=1)
-def has_pillow() -> bool:
-    """Whether image sizes can be read (Pillow, the ``images`` extra)."""
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-NO_PILLOW = "Pillow (pip install 'sftdata[images]') is not installed, so image sizes cannot be read"
-
-
-@functools.lru_cache(maxsize=65536)
-def _size_of_file(path: str) -> tuple[int, int] | tuple[str, str]:
-    """``(width, height)`` from the header, or ``(code, why)`` (cached: images repeat)."""
-    from PIL import Image
-
-    if not Path(path).is_file():
-        return ("media-missing", f"image file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except Exception as exc:  # Pillow raises many types for corrupt files
-        return ("media-unreadable", f"image {path} does not decode ({type(exc).__name__}: {exc})")
-
-
-def _size(url: str, base_dir: Path | None, root: Path | None) -> tuple[int, int] | tuple[str, str]:
-    if url.startswith("data:"):
-        from PIL import Image
-
-        try:
-            with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as img:
-                return img.size
-        except Exception as exc:
-            return ("media-unreadable", f"data: image does not decode ({type(exc).__name__}: {exc})")
-    if not url or url.startswith(REMOTE):
-        return ("media-remote", f"image {url or '(empty path)'} is not a local file (URLs are not fetched)")
-    return _size_of_file(str(resolve(url, base_dir, root)))
-
-
 @dataclass(frozen=True, slots=True)
 class MediaTokens:
     """A media model bound to a tokenizer's pad id and :class:`MediaOptions`: what
@@ -256,7 +212,7 @@ class MediaTokens:
             for part in m.content:
                 if part.type != "image":
                     continue
-                got = _size(part.url, base, root) if pillow else ("missing-dependency", NO_PILLOW)
+                got = image_size(part.url, base, root) if pillow else ("missing-dependency", NO_PILLOW)
                 if not pillow and self.options.unknown == "error":
                     raise missing("pillow", "images", "Counting image tokens (reading image sizes)")
                 if isinstance(got[0], str):

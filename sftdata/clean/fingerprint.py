@@ -1,27 +1,26 @@
-"""Fingerprinting a large JSONL file with several processes (pass 1 of dedup and split).
+"""Pass 1 of dedup and split: fingerprint every row of a file, in one process or several.
 
-Decoding and view building are CPU-bound Python, so on a big uncompressed ``.jsonl`` the
-file is cut into byte ranges at line boundaries (:func:`sftdata.parallel.spans`); each
-worker reads its own range (no rows cross a pipe) and returns only the small per-row
-fingerprints. Ranges come back in file order, so row ordinals, line numbers, the first
+Decoding and view building are CPU-bound Python, so a big uncompressed ``.jsonl`` is cut
+into byte ranges at line boundaries and run on the local engine
+(:func:`sftdata.engines.local.ordered_ranges`); each worker reads its own range (no rows
+cross a pipe) and returns only the small per-row fingerprints. Ranges come back in file order, so row ordinals, line numbers, the first
 unreadable line and every other result are exactly those of the one-process path.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engines.local import cpu_count, ordered_ranges, read_span
 from ..errors import Issue, ReadError, RecordError
 from ..formats import Format
-from ..io import suffix_of
+from ..io import read_rows, suffix_of
 from ..io.files import BadLine, range_rows
-from ..parallel import spans
-from ..record import Source
 from ..progress import progress
+from ..record import Source
 from ._stream import PathLike
 from .index import Fingerprints, MatchConfig, _Accumulator, viewer
 from .shinglecache import ShingleCache
@@ -34,7 +33,7 @@ CHUNK_BYTES = 4 << 20
 def default_workers() -> int:
     """2 when this machine has a second core to spare right now, else 1: on a busy
     machine the extra processes only add start-up and transfer costs (measured)."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = cpu_count()
     idle = n - (os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0)
     return 2 if n >= 2 and idle >= 1.5 else 1
 
@@ -69,12 +68,9 @@ def _init(path: str, fmt: Format, config: MatchConfig, label: str | None) -> Non
 
 
 def _work(span: tuple[int, int]) -> _Chunk:
-    start, end = span
     path: str = _STATE["path"]
     text = viewer(_STATE["fmt"], _STATE["config"].view)
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(end - start)
+    data = read_span(path, span)
     acc = _Accumulator(_STATE["config"], _STATE["label"])
     chunk = _Chunk(newlines=data.count(b"\n"))
     try:
@@ -101,7 +97,6 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     # the caller's script (a script without an `if __name__ == "__main__"` guard would
     # fail). Once this process has used rensa, a forked child would deadlock (see
     # sketch.fork_safe), so then spawn: fresh interpreters importing sftdata (~0.5 s).
-    ctx = mp.get_context("fork" if fork_safe() and "fork" in mp.get_all_start_methods() else "spawn")
     keys: list[Any] = []
     lengths: list[Any] = []
     lines: list[Any] = []
@@ -110,27 +105,25 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     rows = base = 0
     cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
     # The pool first: no progress-bar thread exists yet when the workers fork.
-    with ctx.Pool(workers, initializer=_init, initargs=(name, fmt, config, label)) as pool, progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance:
-        try:
-            for (start, end), chunk in zip(spans(Path(path), CHUNK_BYTES), pool.imap(_work, spans(Path(path), CHUNK_BYTES), chunksize=1)):
-                if chunk.error is not None:
-                    message, lineno, code, remedy = chunk.error
-                    raise ReadError(message, path=name, line=base + lineno, code=code, remedy=remedy)
-                keys.append(chunk.keys)
-                lengths.append(np.asarray(chunk.lengths, dtype=np.int64))
-                lines.append(np.asarray(chunk.lines, dtype=np.int64) + base)
-                if labels is not None:
-                    labels.extend(chunk.labels or [])
-                for i, issues in chunk.failed.items():
-                    failed[rows + i] = RecordError(list(issues), path=name, line=base + chunk.lines[i])
-                if cache is not None:
-                    for first, bounds, flat in chunk.shingles:
-                        cache.add(rows + first, bounds, flat)
-                rows += len(chunk.lengths)
-                base += chunk.newlines
-                advance(end - start)
-        finally:
-            pool.terminate()
+    job = ordered_ranges(Path(path), _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe())
+    with job as results, progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance:
+        for (start, end), chunk in results:
+            if chunk.error is not None:
+                message, lineno, code, remedy = chunk.error
+                raise ReadError(message, path=name, line=base + lineno, code=code, remedy=remedy)
+            keys.append(chunk.keys)
+            lengths.append(np.asarray(chunk.lengths, dtype=np.int64))
+            lines.append(np.asarray(chunk.lines, dtype=np.int64) + base)
+            if labels is not None:
+                labels.extend(chunk.labels or [])
+            for i, issues in chunk.failed.items():
+                failed[rows + i] = RecordError(list(issues), path=name, line=base + chunk.lines[i])
+            if cache is not None:
+                for first, bounds, flat in chunk.shingles:
+                    cache.add(rows + first, bounds, flat)
+            rows += len(chunk.lengths)
+            base += chunk.newlines
+            advance(end - start)
     width = config.sketch.bands if config.mode == "near" else 1
     return Fingerprints(
         name,
@@ -142,3 +135,26 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
         labels,
         cache,
     )
+
+
+def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None) -> Fingerprints:
+    """Pass 1: stream ``path`` and fingerprint every row (see the module docstring).
+
+    A large uncompressed ``.jsonl`` is fingerprinted by ``workers`` processes (default:
+    up to 2 when the machine has them), each reading its own byte range; the result is
+    the same as in one process.
+    """
+    if worth_it(path, workers):
+        return fingerprint_parallel(path, fmt, config, label, workers or default_workers())
+    acc = _Accumulator(config, label)
+    text = viewer(fmt, config.view)
+    with progress(f"fingerprinting {path}") as advance:
+        for row, source in read_rows(path):
+            try:
+                acc.add(row, source.line, text(row, source), None)
+            except RecordError as err:
+                acc.add(row, source.line, None, err)
+            advance()
+    np = acc.np
+    keys = acc.keys()
+    return Fingerprints(str(path), fmt, keys, np.asarray(acc.lengths, dtype=np.int64), np.asarray(acc.lines, dtype=np.int64), acc.failed, acc.labels, acc.cache)

@@ -1,0 +1,3 @@
+"""Media in records: where relative paths point (:mod:`.paths`), image sizes read from
+file headers (:mod:`.sizes`), and how many tokens a vision model spends on an image
+(:mod:`.tokens`)."""
