@@ -30,6 +30,9 @@ _EXPORTS: dict[str, str] = {
     "Issue": "errors",
     "KTORecord": "record",
     "MediaOptions": "media.tokens",
+    "MixConfig": "clean.mix",
+    "MixReport": "clean.mix",
+    "MixSource": "clean.mix",
     "Message": "record",
     "PreferenceRecord": "record",
     "PretrainRecord": "record",
@@ -48,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "Template": "templates",
     "TextPart": "record",
     "TokenCounts": "tokens",
+    "TokenizeConfig": "tokenize",
+    "TokenizeReport": "tokenize",
     "Tokenizer": "tokenizers",
     "ToolCall": "record",
     "ToolSpec": "record",
@@ -66,8 +71,10 @@ _EXPORTS: dict[str, str] = {
     "get_template": "templates",
     "get_tokenizer": "tokenizers",
     "media_tokens": "media.tokens",
+    "mix": "clean.mix",
     "read": "api",
     "split": "clean.split",
+    "tokenize_dataset": "tokenize",
     "train": "train",
     "validate": "validate",
     "write": "api",
@@ -112,6 +119,7 @@ if _TYPE_CHECKING:  # pragma: no cover
     from .api import ConvertResult, RejectSink, convert, read, write
     from .clean.dedup import DedupConfig, DedupReport, dedup
     from .clean.filters import FilterReport, filter
+    from .clean.mix import MixConfig, MixReport, MixSource, mix
     from .clean.split import SplitConfig, SplitReport, split
     from .detect import DetectResult, detect
     from .formats.rewrite import Rewrite
@@ -120,6 +128,7 @@ if _TYPE_CHECKING:  # pragma: no cover
     from .media.tokens import MediaOptions, media_tokens
     from .templates import Rendered, Span, Template, get_template
     from .tokenizers import Tokenizer, get_tokenizer
+    from .tokenize import TokenizeConfig, TokenizeReport, tokenize_dataset
     from .tokens import Encoded, TokenCounts, count_record, encode_record
     from .validate import ValidationReport, validate
     from .train import TrainConfig, train

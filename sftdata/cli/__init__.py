@@ -25,9 +25,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "split": ("clean", "split_cmd", "Split into train/val without separating near-duplicates."),
     "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
+    "mix": ("mix", "mix_cmd", "Mix datasets with exact ratios by rows or tokens, reproducibly."),
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
     "stats": ("stats", "stats_cmd", "Token statistics after the chat template, and what cutoff_len cuts."),
+    "tokenize": ("tokenize", "tokenize_cmd", "Tokenize once into the layout a trainer loads directly (LLaMA-Factory, TRL, sftdata)."),
     "train": ("train", "train_cmd", "Fine-tune a local model on a dataset (CUDA, Ascend NPU or CPU)."),
     "validate": ("validate", "validate_cmd", "Check a dataset: located, explained errors; rejects and fixes."),
 }

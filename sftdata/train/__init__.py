@@ -79,15 +79,21 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
     out = Path(cfg.output_dir)
     if out.is_dir() and any(out.iterdir()) and not cfg.overwrite_output_dir and not cfg.resume_from_checkpoint:
         raise UsageError(f"output_dir '{out}' exists and is not empty.", field="output_dir", remedy="Choose another output_dir, set overwrite_output_dir: true, or pass --resume to continue.")
-    files = resolve_dataset(cfg.dataset, cfg.dataset_dir)
+    from .pretokenized import load_tokenized, tokenized_folder
+
+    folder = tokenized_folder(cfg.dataset, cfg.dataset_dir)
+    files = resolve_dataset(cfg.dataset, cfg.dataset_dir) if folder is None else [(folder, "tokenized")]
     choice = select_device(cfg.device)
     say(f"device: {choice.device} ({choice.reason})")
     precision = choose_precision(choice, bf16=cfg.bf16, fp16=cfg.fp16)
     say(f"precision: {precision.reason}")
     prepare_device(choice, npu_jit_compile=cfg.npu_jit_compile)
-    tokenizer, _template, encode = _tokenization(cfg)
+    tokenizer, template, encode = _tokenization(cfg)
     report = DataReport()
-    examples = load_examples(files, encode, max_samples=cfg.max_samples, report=report)
+    if folder is not None:  # written by `sftdata tokenize --trainer sftdata`: no tokenizing here
+        examples = load_tokenized(folder, cfg, tokenizer, template, report)
+    else:
+        examples = load_examples(files, encode, max_samples=cfg.max_samples, report=report)
     if not examples:
         raise UsageError(f"no trainable rows in {', '.join(str(f) for f, _ in files)} (read {report.read}, dropped {dict(report.dropped)}).", field="dataset", remedy="Check the data with `sftdata validate` and `sftdata stats` (a small cutoff_len can leave no trained token).")
     train_ex, eval_ex = split(examples, cfg.val_size, cfg.seed)
