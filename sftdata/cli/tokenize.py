@@ -8,11 +8,12 @@ from typing import Any
 import click
 import orjson
 
+from ..errors import UsageError
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 
 
 @click.command("tokenize")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder (replaced atomically when its cache key differs).")
 @click.option("--trainer", type=click.Choice(["llamafactory", "trl", "sftdata"]), required=True, help="Whose layout and labels: llamafactory (tokenized_path), trl (SFTTrainer), sftdata (sftdata train).")
 @click.option("--stage", type=click.Choice(["sft", "dpo", "kto"]), default="sft", show_default=True, help="Training stage; dpo reads preference records, kto KTO records.")
@@ -23,11 +24,12 @@ from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 @click.option("--packing", is_flag=True, help="Pack rows (LLaMA-Factory: written packed; TRL/sftdata pack at load time: report only).")
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Where relative media paths point (LLaMA-Factory's media_dir; default: each input's folder).")
+@click.option("--dataset-info", "dataset_info", nargs=2, metavar="FILE NAMES", default=None, help="Inputs by name from LLaMA-Factory's dataset_info.json: FILE a,b,c (read with each entry's columns and tags).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: 2 for inputs over 4 MB, else 1).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Write rows that do not decode or are left out here (JSONL with reasons) instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str, packing: bool,
-                 from_: str, media_root: str | None, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
+                 from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
     """Tokenize INPUTS once into OUTPUT, in the layout --trainer loads directly.
 
     The folder records a cache key (sha256 of the inputs, the tokenizer's files, the
@@ -39,9 +41,16 @@ def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str,
     from ..progress import Ticker, progress
     from ..tokenize import TokenizeConfig, tokenize_dataset
 
+    sources: list[Any] = list(inputs)
+    if dataset_info is not None:
+        from ..formats.llamafactory import from_dataset_info
+
+        sources += [tuple(from_dataset_info(dataset_info[0], n.strip())) for n in dataset_info[1].split(",") if n.strip()]
+    if not sources:
+        raise UsageError("no input given.", field="INPUTS", remedy="Pass data files, or --dataset-info FILE NAMES.")
     config = TokenizeConfig(tokenizer=tokenizer, template=template, trainer=trainer, stage=stage, cutoff_len=cutoff_len, train_on=train_on, packing=packing, format=from_, media_root=media_root)  # type: ignore[arg-type]
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress("tokenizing")) as bar:
-        report = tokenize_dataset(list(inputs), output, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
+        report = tokenize_dataset(sources, output, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return

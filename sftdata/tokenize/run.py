@@ -100,11 +100,28 @@ class TokenizeReport:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def _formats(inputs: list[Path], config: TokenizeConfig) -> tuple[Any, ...]:
+Input = "str | os.PathLike[str] | tuple[str | os.PathLike[str], Any]"
+
+
+def _split_inputs(inputs: list[Any], config: TokenizeConfig) -> tuple[list[Path], tuple[Any, ...]]:
+    """Paths and their formats: a ``(path, Format)`` pair (a dataset_info.json entry) keeps
+    its codec, a plain path is read as ``config.format`` (or detected)."""
     from ..detect import detect
     from ..formats import get_format
 
-    return tuple(get_format(detect(p).format if config.format == "auto" else config.format) for p in inputs)
+    paths, fmts = [], []
+    for item in inputs:
+        path, fmt = (Path(item[0]), item[1]) if isinstance(item, tuple) else (Path(item), config.format)
+        if not path.is_file():
+            raise UsageError(f"input '{path}' is not a file.", field="INPUT", remedy="Pass data files (JSONL, JSON, Parquet, ...).")
+        paths.append(path)
+        fmts.append(fmt if not isinstance(fmt, str) else get_format(detect(path).format if fmt == "auto" else fmt))
+    return paths, tuple(fmts)
+
+
+def _format_ids(fmts: tuple[Any, ...]) -> list[str]:
+    """What identifies each input's codec in the key (a dataset_info entry's column mapping too)."""
+    return [f"{f.name}:{getattr(f, 'spec', '')!r}" for f in fmts]
 
 
 def _plain_jsonl(path: Path) -> bool:
@@ -172,7 +189,7 @@ def _where(inputs: list[Path], media_root: str | None) -> tuple[tuple[Path | Non
 
 
 def tokenize_dataset(
-    inputs: list[str | os.PathLike[str]],
+    inputs: list[Any],
     output: str | os.PathLike[str],
     config: TokenizeConfig | None = None,
     *,
@@ -186,6 +203,9 @@ def tokenize_dataset(
     is done (``report.reused``), a different key rebuilds it (atomically: the old folder
     stays until the new one is complete).
 
+    ``inputs`` are paths, or ``(path, Format)`` pairs such as
+    :func:`sftdata.formats.llamafactory.from_dataset_info` returns for a dataset_info.json entry.
+
     Raises:
         UsageError: an unknown trainer/stage pair, or ``output`` is a folder that
             ``tokenize`` did not write.
@@ -196,14 +216,11 @@ def tokenize_dataset(
 
     config = config or TokenizeConfig()
     check_layout(config.trainer, config.stage)
-    paths = [Path(p) for p in inputs]
-    for p in paths:
-        if not p.is_file():
-            raise UsageError(f"input '{p}' is not a file.", field="INPUT", remedy="Pass data files (JSONL, JSON, Parquet, ...).")
+    paths, fmts = _split_inputs(list(inputs), config)
     started = time.perf_counter()
     tokenizer = get_tokenizer(config.tokenizer)
     template = get_template(config.template, tokenizer=tokenizer)
-    parts = cache_key(paths, tokenizer, template, config.trainer, config.options())
+    parts = cache_key(paths, tokenizer, template, config.trainer, {**config.options(), "formats": _format_ids(fmts)})
     out = Path(output)
     found = load_manifest(out, missing_ok=True)
     if found is not None and found[0].key == parts.key:
@@ -213,16 +230,16 @@ def tokenize_dataset(
     report = TokenizeReport(str(out), config.trainer, config.stage, parts.key, cutoff_len=config.cutoff_len)
     with Staging(out, parts) as staging:
         if (config.trainer, config.stage) in TEXT_LAYOUTS:
-            _text(paths, config, staging, report, rejects)
+            _text(paths, fmts, config, staging, report, rejects)
         else:
-            _tokens(paths, config, (tokenizer, template), staging, report, (workers, rejects, progress))
+            _tokens(paths, fmts, config, (tokenizer, template), staging, report, (workers, rejects, progress))
         report.seconds = time.perf_counter() - started
         staging.finish(report.to_dict())
     return report
 
 
-def _text(paths: list[Path], config: TokenizeConfig, staging: Staging, report: TokenizeReport, rejects: Any) -> None:
-    read, written, bad = write_text_layout(paths, _formats(paths, config), staging.root / "train.jsonl", KIND_OF[config.stage], rejects)
+def _text(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, staging: Staging, report: TokenizeReport, rejects: Any) -> None:
+    read, written, bad = write_text_layout(paths, fmts, staging.root / "train.jsonl", KIND_OF[config.stage], rejects)
     report.layout, report.read, report.rows, report.rejected = "text", read, written, bad
     report.notes.append(
         f"TRL's {config.stage.upper()} trainer always tokenizes from text: wrote TRL's conversational format to train.jsonl "
@@ -258,12 +275,12 @@ class _Forecast:
             self._add(len(self.lengths))
 
 
-def _tokens(paths: list[Path], config: TokenizeConfig, tok_tpl: tuple[Any, Any], staging: Staging, report: TokenizeReport, run: tuple[Any, Any, Any]) -> None:
+def _tokens(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, tok_tpl: tuple[Any, Any], staging: Staging, report: TokenizeReport, run: tuple[Any, Any, Any]) -> None:
     workers, rejects, progress = run
     tokenizer, template = tok_tpl
     encoder = Encoder(tokenizer, template, config.trainer, config.train_on, config.cutoff_len)  # type: ignore[arg-type]
     pad = getattr(tokenizer, "pad_token_id", None)
-    job = Job(_formats(paths, config), encoder, config.trainer, config.stage, config.packing, pad if isinstance(pad, int) else 0, _where(paths, config.media_root), tuple(str(p) for p in paths))
+    job = Job(fmts, encoder, config.trainer, config.stage, config.packing, pad if isinstance(pad, int) else 0, _where(paths, config.media_root), tuple(str(p) for p in paths))
     pack = PackStats(packed=config.packing)
     forecast = _Forecast(pack, config.cutoff_len)
     report.convention = convention_applied(config.trainer)
