@@ -111,6 +111,19 @@ def lines(path: PathLike) -> Iterator[Line]:
             idx += 1
 
 
+def verbatim(line: Line) -> Any:
+    """The row for a rejects file: its raw JSON bytes as they are (an ``orjson.Fragment``,
+    embedded without parsing and re-serialising) when the input is plain JSONL, else the
+    parsed row. Pass 1 has already parsed every line, so the bytes are one JSON object."""
+    if line.raw is not None:
+        raw = line.raw.strip()
+        if raw[:1] == b"{":
+            import orjson
+
+            return orjson.Fragment(raw)
+    return line.row
+
+
 def write_kept(kept: Iterable[Line], output: PathLike) -> int:
     """Write rows atomically: raw bytes copied when both sides are plain JSONL (no
     parse, no re-serialisation), otherwise rows through the suffix's writer."""

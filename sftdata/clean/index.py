@@ -176,11 +176,17 @@ class _Accumulator:
         np = self.np
         if self.cache is None or self.cache.room <= 0:
             return
-        counts = np.zeros(size, dtype=np.int64)
-        counts[rel] = np.diff(batch.offsets.astype(np.int64))
+        # Each row's hashes sorted and unique, for the whole batch in one sort of
+        # (row, hash) keys, so verification uses them as they are (see jaccard).
+        per_text = np.diff(batch.offsets.astype(np.int64))
+        owner = np.repeat(rel.astype(np.uint64), per_text)
+        keyed = np.sort((owner << np.uint64(32)) | (batch.flat >> np.uint64(32)))
+        if len(keyed):
+            keyed = keyed[np.concatenate(([True], keyed[1:] != keyed[:-1]))]
+        counts = np.bincount((keyed >> np.uint64(32)).astype(np.int64), minlength=size)
         bounds = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(counts, out=bounds[1:])
-        self.cache.add(self.done, bounds, (batch.flat >> np.uint64(32)).astype(np.uint32))
+        self.cache.add(self.done, bounds, keyed.astype(np.uint32))
 
     def keys(self) -> "np.ndarray":
         self.flush()
@@ -307,7 +313,7 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
         cached = fp.shingles or ShingleCache(0)
         for i in local:
             if i < cached.rows:
-                yield offset + i, unique_sorted(cached.get(i))  # type: ignore[arg-type]
+                yield offset + i, cached.get(i)  # sorted and unique already
         rest = {i for i in local if i >= cached.rows}
         fp.shingles = None  # pass 1's cache is no longer needed
         if rest:
