@@ -71,7 +71,7 @@ def _work(span: tuple[int, int]) -> _Chunk:
     path: str = _STATE["path"]
     text = viewer(_STATE["fmt"], _STATE["config"].view)
     data = read_span(path, span)
-    acc = _Accumulator(_STATE["config"], _STATE["label"])
+    acc = _Accumulator(_STATE["config"], _STATE["label"], spill=False)
     chunk = _Chunk(newlines=data.count(b"\n"))
     try:
         for lineno, row in range_rows(data):
@@ -103,7 +103,7 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     labels: list[Any] | None = [] if label is not None else None
     failed: dict[int, RecordError] = {}
     rows = base = 0
-    cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
+    cache = ShingleCache(config.cache_mb << 20, spill=True) if config.mode == "near" and config.cache_mb > 0 else None
     # The pool first: no progress-bar thread exists yet when the workers fork.
     job = ordered_ranges(Path(path), _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe())
     with job as results, progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance:
