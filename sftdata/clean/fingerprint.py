@@ -22,7 +22,7 @@ from ..io.files import BadLine, range_rows
 from ..progress import progress
 from ..record import Source
 from ._stream import PathLike
-from .index import Fingerprints, MatchConfig, _Accumulator, viewer
+from .index import Fingerprints, MatchConfig, _Accumulator, stack, viewer
 from .shinglecache import ShingleCache
 from .sketch import _np, fork_safe
 
@@ -128,7 +128,7 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     return Fingerprints(
         name,
         fmt,
-        np.concatenate(keys) if keys else np.zeros((0, width), dtype=np.uint64),
+        stack(np, keys, width),
         np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
         np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64),
         failed,

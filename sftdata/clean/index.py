@@ -20,6 +20,7 @@ Two matching policies:
 from __future__ import annotations
 
 import hashlib
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -129,8 +130,9 @@ class _Accumulator:
         self.width = config.sketch.bands if self.sketcher else 1
         self.label = label
         self.blocks: list["np.ndarray"] = []
-        self.lengths: list[int] = []
-        self.lines: list[int] = []
+        # 8 bytes a row (a list of Python ints costs 36)
+        self.lengths: array[int] = array("q")
+        self.lines: array[int] = array("q")
         self.failed: dict[int, RecordError] = {}
         self.labels: list[Any] | None = [] if label is not None else None
         self.texts: list[str] = []
@@ -193,8 +195,20 @@ class _Accumulator:
 
     def keys(self) -> "np.ndarray":
         self.flush()
-        np = self.np
-        return np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.width), dtype=np.uint64)
+        return stack(self.np, self.blocks, self.width)
+
+
+def stack(np: Any, blocks: list["np.ndarray"], width: int) -> "np.ndarray":
+    """Concatenate key blocks, releasing each once copied: the peak is the result plus one
+    block, not twice the keys (112 MB per million rows)."""
+    out = np.empty((sum(len(b) for b in blocks), width), dtype=np.uint64)
+    at = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        out[at : at + len(block)] = block
+        at += len(block)
+    return out
 
 
 @dataclass
