@@ -97,6 +97,7 @@ def check(
     against: PathLike | None = None,
     threshold: float = 0.8,
     near_duplicates: bool = True,
+    trainer: str = "sftdata",
     **validate_options: Any,
 ) -> CheckReport:
     """Check ``input`` for everything that would hurt a training run.
@@ -108,6 +109,8 @@ def check(
         tokenizer: tokenizer for the token statistics; ``None`` skips them.
         template: chat template the trainer will apply.
         cutoff_len: the trainer's ``cutoff_len``: report what it cuts.
+        trainer: whose labels and cut rule the token statistics follow (``sftdata``,
+            ``llamafactory``, ``trl``; see :mod:`sftdata.templates.trainers`).
         against: an eval set: report training records that leak from it.
         threshold: Jaccard similarity that makes two records near-duplicates.
         near_duplicates: ``False`` skips duplicate detection (exact copies are still
@@ -135,11 +138,12 @@ def check(
         from .progress import progress as progress_bar
         from .stats.compute import StatsConfig, token_stats
 
-        config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=validation.format)
+        config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=validation.format, trainer=trainer)
         # rows that do not decode are validation's business: counted, not written
         with RejectSink(None) as sink, progress_bar(f"tokenizing {path}", total=validation.total) as bar:
             report.stats = token_stats(path, config, rejects=sink, progress=bar.update)
-    report.findings = sorted(_findings(report, profile, template, tokenizer, cutoff_len, against) + skipped, key=lambda f: _ORDER[f.severity])
+    tool = f"{template} --trainer {trainer}" if trainer != "sftdata" else template
+    report.findings = sorted(_findings(report, profile, tool, tokenizer, cutoff_len, against) + skipped, key=lambda f: _ORDER[f.severity])
     return report
 
 

@@ -7,14 +7,15 @@ import sys
 import click
 import orjson
 
-from .stats import TEMPLATE_HELP, TOKENIZER_HELP
+from .stats import CUTOFF_HELP, TEMPLATE_HELP, TOKENIZER_HELP, cutoff_for, trainer_option
 
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 
 
 @click.command("check")
 @click.argument("input", type=click.Path(dir_okay=True))
-@click.option("--cutoff-len", type=click.IntRange(min=1), help="The trainer's cutoff_len: report what it cuts.")
+@click.option("--cutoff-len", type=click.IntRange(min=0), help=CUTOFF_HELP)
+@trainer_option
 @click.option("--against", type=click.Path(dir_okay=True), help="An eval set: report training records that leak from it.")
 @click.option("--tokenizer", default="qwen2.5", show_default=True, help=TOKENIZER_HELP)
 @click.option("--template", default="qwen", show_default=True, help=TEMPLATE_HELP)
@@ -26,7 +27,7 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 @click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
 @click.option("--no-media-check", is_flag=True, help="Do not open media files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema sftdata.check/1).")
-def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer: str, template: str, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, as_json: bool) -> None:
+def check_cmd(input: str, cutoff_len: int | None, trainer: str, against: str | None, tokenizer: str, template: str, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, as_json: bool) -> None:
     """Everything worth knowing about INPUT before a training run, read-only.
 
     Runs validation, near-duplicate detection (and, with --against, eval-set leaks)
@@ -48,8 +49,9 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
         profile=profile,
         tokenizer=None if no_tokens else tokenizer,
         template=template,
-        cutoff_len=cutoff_len,
+        cutoff_len=cutoff_for(trainer, cutoff_len),
         against=against,
+        trainer=trainer,
         threshold=threshold,
         near_duplicates=not no_dedup,
         **options,
@@ -68,7 +70,7 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
     s = report.stats
     if s is not None:
         t = s.fields["total"]
-        cut = f"; {s.over_cutoff:,} over cutoff_len={cutoff_len}" if cutoff_len else ""
+        cut = f"; {s.over_cutoff:,} over cutoff_len={s.cutoff_len}" if s.cutoff_len else ""
         click.echo(f"  tokens      p50 {t.p50:g}, p95 {t.p95:g}, p99 {t.p99:g}, max {t.max:g} per record; {s.trainable_tokens:,} trainable in all ({template}, {tokenizer}){cut}")
         if s.images:
             model = f"as {s.media_model} sees them" if s.media_model else "as placeholders only"
