@@ -60,7 +60,8 @@ def read(
 
 def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None) -> Iterator[Record]:
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
-    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position), fmt, rejects)
+    bad = rejects.bad_line if rejects is not None else None
+    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position, bad=bad), fmt, rejects)
 
 
 def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, rejects: RejectSink | None) -> Iterator[Record]:
@@ -71,9 +72,17 @@ def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, reje
         try:
             yield decode(row, source)
         except RecordError as err:
+            if err.remedy is None:
+                err.remedy = _REMEDIES.get(err.code)
             if rejects is None:
                 raise
             rejects.add(row, source, err)
+
+
+#: Remedies of decode errors whose fix is a command away.
+_REMEDIES = {
+    "kto-label": 'Write the label as a JSON boolean (true or false, without quotes); `sftdata validate FILE --fix -o FIXED` rewrites "true"/"false" strings.',
+}
 
 
 def encode_all(records: Iterable[Record], fmt: Format, losses: LossReport, strict: bool = False) -> Iterator[dict[str, Any]]:
@@ -188,7 +197,7 @@ def convert(
     elif src is None:
         raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
     else:
-        detection = detect(src) if from_ == "auto" else None
+        detection = detect(src, majority=rejects is not None) if from_ == "auto" else None
         source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
     target = get_format(to) if isinstance(to, str) else to
     if detection is not None and detection.kind not in target.kinds:
@@ -292,7 +301,7 @@ class _Serial:
         step = self.steps if self.steps else None
         wire = self.steps.wire if self.steps.tool_ids else None
         n = 0
-        for row, source in read_rows(src, position=position):
+        for row, source in read_rows(src, position=position, bad=rejects.bad_line if rejects is not None else None):
             out = fast(row)
             if out is not None:
                 n += 1

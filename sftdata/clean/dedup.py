@@ -120,7 +120,7 @@ def dedup(
         The :class:`DedupReport`; ``read == kept + rejected``.
     """
     config = config or DedupConfig()
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     # The input first: a large input can then use forked workers (see fingerprint).
     fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers)]
     if against is not None:

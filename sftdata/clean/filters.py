@@ -331,7 +331,7 @@ def filter(  # noqa: A001 - the API mirrors the command name
     >>> filter(d / "in.jsonl", d / "out.jsonl", [EmptyTurns()], rejects=d / "rej.jsonl")
     FilterReport(read=2, kept=1, rejected=1, reasons={'empty-turn': 1})
     """
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     kept = [0]
     with RejectSink(rejects) as sink, progress(f"filtering {input}") as advance:
 

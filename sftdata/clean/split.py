@@ -94,7 +94,7 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     config = config or SplitConfig()
     if not (0 < config.val_size < 1 or (config.val_size >= 1 and float(config.val_size).is_integer())):
         raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
     fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers)
     np = _np()

@@ -44,7 +44,9 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module = importlib.import_module(f"{__name__}.{entry[0]}")
-        return getattr(module, entry[1])
+        from .paths import guarded
+
+        return guarded(getattr(module, entry[1]))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]

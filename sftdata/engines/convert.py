@@ -78,7 +78,10 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     out: list[bytes] = []
     losses, kinds, columns = result.losses, result.kinds, result.columns
     try:
-        for lineno, row in range_rows(data):
+        for lineno, row in range_rows(data, tolerant=keep):
+            if type(row) is BadLine:
+                result.rejects.append((lineno, row.text, (Issue(row.code, row.message),)))
+                continue
             if fast is not None and (encoded := fast(row)) is not None:
                 if wire is not None:
                     encoded = wire(encoded)

@@ -22,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..io.files import read_span as _read_span
 from ..io.files import spans
 
 T = TypeVar("T")
@@ -34,16 +35,56 @@ def cpu_count() -> int:
 
 
 def read_span(path: str | os.PathLike[str], span: Span) -> bytes:
-    """The bytes of one range, read by the worker itself."""
-    start, end = span
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        return fh.read(end - start)
+    """The bytes of one range, read by the worker itself (bounded: see
+    :func:`sftdata.io.files.read_span`)."""
+    return _read_span(path, span)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the process that started it dies (killed with
+    SIGKILL, it cannot terminate its pool): Linux's parent-death signal, and a watcher
+    thread elsewhere."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="sftdata-orphan-watch").start()
+
+
+def _worker_init(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # quietly, no traceback
+    _die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def line_count(data: bytes) -> int:
     """Lines in a range: its newlines, plus one for a last line without one."""
     return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def worker_pool(workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (), method: str = "fork") -> Any:
+    """A ``multiprocessing`` pool whose workers exit quietly when this process dies."""
+    return mp.get_context(method).Pool(workers, initializer=_worker_init, initargs=(os.getpid(), initializer, initargs))
 
 
 @contextmanager
@@ -70,7 +111,7 @@ def ordered_ranges(
     ``Pool.terminate``). The pool is terminated on exit, also on an error or Ctrl-C.
     """
     method = "fork" if fork and "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    with worker_pool(workers, initializer, initargs, method) as pool:
         try:
             yield _in_order(pool, work, spans(path, chunk), 2 * workers)
         finally:

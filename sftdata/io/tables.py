@@ -138,9 +138,13 @@ def _writer_for(delimiter: str) -> Any:
         with spooled(rows) as (columns, batches):
             text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="", write_through=False)
             out = csv.writer(text, delimiter=delimiter, lineterminator="\n")
+            # csv quotes only the line terminator's characters: a lone \r would end the
+            # record when read back, so a row holding one is written fully quoted
+            quoted = csv.writer(text, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
             out.writerow(columns)
             for row in replay(batches()):
-                out.writerow(["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns])
+                cells = ["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns]
+                (quoted if any(type(x) is str and "\r" in x for x in cells) else out).writerow(cells)
                 n += 1
             text.flush()
             text.detach()

@@ -86,11 +86,15 @@ def _work_range(span: tuple[int, int]) -> tuple[int, list[Row], list[Rejected], 
     assert _JOB is not None and _PATH is not None
     data = read_span(_PATH, span)
     lines = line_count(data)
-    try:
-        chunk = [(row, Source(_PATH, lineno, "line")) for lineno, row in range_rows(data)]
-    except BadLine as bad:
-        return lines, [], [], (bad.message, bad.code, bad.line, bad.remedy, None)
+    chunk, unreadable = [], []
+    for lineno, row in range_rows(data, tolerant=True):
+        if type(row) is BadLine:  # a reject with --rejects, else the error (in file order)
+            unreadable.append((row.text, Source(_PATH, lineno, "line"), (Issue(row.code, row.message),)))
+        else:
+            chunk.append((row, Source(_PATH, lineno, "line")))
     done, rejected = _work(chunk)
+    if unreadable:
+        rejected = sorted(rejected + unreadable, key=lambda r: r[1].line if r[1] else 0)
     return lines, done, rejected, None
 
 
@@ -188,7 +192,7 @@ def token_stats(
     if config.format == "auto":
         from ..detect import detect
 
-        fmt = get_format(detect(p).format)
+        fmt = get_format(detect(p, majority=rejects is not None).format)
     else:
         fmt = get_format(config.format)
     tokenizer = get_tokenizer(config.tokenizer)
@@ -199,7 +203,7 @@ def token_stats(
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
     _JOB = (fmt, tokenizer, template, config.train_on, config.cutoff_len, media, config.trainer)  # type: ignore[assignment]
-    rows = read_rows(p)
+    rows = read_rows(p, bad=rejects.bad_line if rejects is not None else None)
 
     def absorb(result: tuple[list[Row], list[Rejected]]) -> None:
         done, bad = result
@@ -224,10 +228,10 @@ def token_stats(
             _PATH = str(p)
             _parallel_ranges(p, workers, absorb)
         else:
-            import multiprocessing as mp
+            from ..engines.local import worker_pool
 
             gate, stop = threading.Semaphore(workers * 2), threading.Event()
-            with mp.get_context("fork").Pool(workers) as pool:
+            with worker_pool(workers) as pool:
                 try:
                     for result in pool.imap(_work, _chunks(rows, CHUNK, gate, stop)):
                         gate.release()
