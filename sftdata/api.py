@@ -18,15 +18,23 @@ from .formats.rewrite import Rewrite, Steps
 from .io import atomic_path, read_rows, suffix_of, write_rows
 from .io.rejects import RejectSink
 from .progress import Ticker, progress
-from .record import Record, Source
+from .record import Record, Source, _Record
+
+
+def _format_arg(value: Any, name: str) -> Format:
+    """A format argument as a :class:`Format`; anything but a name or a Format is a
+    :class:`UsageError` that says what to pass."""
+    if isinstance(value, Format):
+        return value
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be a format name such as 'openai' or 'sharegpt' (or a Format), not {value!r}.", remedy="`sftdata formats` (or sftdata.all_formats()) lists the names.")
+    return get_format(value)
 
 
 def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:
-    if isinstance(format, Format):
-        return format
     if format == "auto":
         return get_format(detect(path).format)
-    return get_format(format)
+    return _format_arg(format, "format")
 
 
 def _dataset_info(path: str | os.PathLike[str] | None, dataset_info: DatasetInfo) -> tuple[Format, str | os.PathLike[str]]:
@@ -88,6 +96,11 @@ _REMEDIES = {
 def encode_all(records: Iterable[Record], fmt: Format, losses: LossReport, strict: bool = False) -> Iterator[dict[str, Any]]:
     """Encode records, adding what was dropped to ``losses``; ``strict`` raises on any loss."""
     for record in records:
+        if not isinstance(record, _Record):
+            raise UsageError(
+                f"write() and convert encode Record objects, not {type(record).__name__} values.",
+                remedy="Pass records from sftdata.read(...) (or build them with sftdata.SFTRecord(...)); to write raw rows as they are, use sftdata.io.write_rows(rows, path).",
+            )
         row, lost = fmt.encode(record)
         if lost:
             if strict:
@@ -108,7 +121,7 @@ def write(records: Iterable[Record], path: str | os.PathLike[str], format: str |
     ``tool_call_ids``: fill missing tool-call ids and pair tool results with their calls,
     as ``convert`` does (``None``: the format's default, on for ``openai``).
     """
-    fmt = get_format(format) if isinstance(format, str) else format
+    fmt = _format_arg(format, "format")
     if fmt.pairs_tools_by_id if tool_call_ids is None else tool_call_ids:
         from .formats.toolids import fill_record
 
@@ -199,7 +212,7 @@ def convert(
     else:
         detection = detect(src, majority=rejects is not None) if from_ == "auto" else None
         source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
-    target = get_format(to) if isinstance(to, str) else to
+    target = _format_arg(to, "to")
     if detection is not None and detection.kind not in target.kinds:
         raise UnsupportedKindError(
             f"'{Path(src).name}' holds {detection.kind} records, which format '{target.name}' cannot carry (it carries: {', '.join(target.kinds)}).",

@@ -166,7 +166,10 @@ def fast_clean(row: dict[str, Any], fs: FastSpec, nbytes: int = -1) -> bool:
 def scan_chunk(data: bytes, fs: FastSpec) -> tuple[list[int | None], list[int]]:
     """Per line: the hash of its bytes (``None`` for a blank line); and the indexes of
     lines the full engine must see."""
+    from ..io.lines import max_line_bytes
+
     loads = orjson.loads
+    limit = max_line_bytes()
     hashes: list[int | None] = []
     dirty: list[int] = []
     for i, line in enumerate(data.split(b"\n")):
@@ -175,6 +178,9 @@ def scan_chunk(data: bytes, fs: FastSpec) -> tuple[list[int | None], list[int]]:
             hashes.append(None)
             continue
         hashes.append(hash(stripped))
+        if len(stripped) > limit:  # the full engine reports it as too-long
+            dirty.append(i)
+            continue
         try:
             row = loads(stripped)
         except orjson.JSONDecodeError:
