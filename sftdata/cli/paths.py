@@ -57,8 +57,17 @@ def guarded(cmd: click.Command) -> click.Command:
     @functools.wraps(callback)
     def run(**kwargs: Any) -> Any:
         options = {name: kwargs.pop(name, None) for name in extra}
-        with _shell(cmd.name or "", kwargs, options):
-            return callback(**kwargs)
+        try:
+            with _shell(cmd.name or "", kwargs, options):
+                return callback(**kwargs)
+        except BrokenPipeError:
+            # the reader closed the pipe (`| head`): not a failure. Point stdout at
+            # /dev/null so the interpreter's final flush cannot fail either.
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+            raise SystemExit(0) from None
 
     cmd.callback = run
     cmd._sftdata_guarded = True  # type: ignore[attr-defined]
