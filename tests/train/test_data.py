@@ -97,12 +97,27 @@ def test_a_line_that_is_not_json_stops_with_its_location(tmp_path: Path) -> None
         load(cfg(data))
 
 
-def test_preference_data_is_refused_with_a_remedy(tmp_path: Path) -> None:
+def test_preference_data_under_stage_sft_names_the_stage_to_use(tmp_path: Path) -> None:
     row = {"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt", "value": "a"}, "rejected": {"from": "gpt", "value": "b"}}
     data = write_jsonl(tmp_path / "dpo.jsonl", [row])
-    with pytest.raises(UsageError, match="preference records") as info:
+    with pytest.raises(UsageError) as info:
         load(cfg(data))
-    assert "sftdata convert" in str(info.value)
+    assert str(info.value) == f"[usage] {data}:1: holds preference records, and stage sft trains sft records. Set stage: dpo for this data (sft: conversations, dpo: preference pairs, kto: labelled completions), or pass a sft dataset."
+
+
+def test_multimodal_rows_are_refused_not_trained_as_text(tmp_path: Path) -> None:
+    """Issue 11: the trainer would train an image row as text with one pad token, unlike
+    what stats counts; it refuses with the row's location instead."""
+    from PIL import Image
+
+    Image.new("RGB", (4, 3)).save(tmp_path / "cat.png")
+    rows = make_records(2) + [{"conversations": [{"from": "human", "value": "<image>What is it?"}, {"from": "gpt", "value": "A cat."}], "images": ["cat.png"]}]
+    data = write_jsonl(tmp_path / "mm.jsonl", rows)
+    with pytest.raises(UsageError) as info:
+        load(cfg(data))
+    text = str(info.value)
+    assert text.startswith(f"[usage] {data}:3: the row has 1 image/video/audio part(s); the bundled trainer trains text models only")
+    assert "sftdata filter" in text
 
 
 def test_dataset_info_names(tmp_path: Path) -> None:
