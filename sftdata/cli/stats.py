@@ -75,9 +75,10 @@ def _common(f: Any) -> Any:
 @click.option("--rejects", type=click.Path(), help="Write rows that do not decode here (JSONL with reasons) instead of stopping.")
 @click.option("--plot", type=click.Path(), help="Write a length histogram with the cutoff marked (.png needs matplotlib; .html needs nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--buckets", help="Comma-separated shape buckets (e.g. 256,512,1024,2048): the padding they cost and how many distinct shapes an epoch compiles (Ascend NPU).")
 @media_options
 def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str | None, trainer: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool,
-              media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
+              buckets: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
     """Token statistics of INPUT after the chat template.
 
     Per record: total, prompt, trainable and template-overhead tokens, turns and media;
@@ -93,8 +94,14 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
 
     if plot and not plot.lower().endswith((".png", ".html", ".htm", ".svg")):
         raise UsageError(f"--plot must end in .png, .svg or .html, not '{plot}'.", field="--plot")
+    from ..stats.buckets import parse_buckets
+
+    try:
+        shapes = parse_buckets(buckets) if buckets is not None else ()
+    except ValueError:
+        raise UsageError(f"--buckets takes comma-separated positive lengths such as 256,512,1024,2048, not '{buckets}'.", field="--buckets") from None
     config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_for(trainer, cutoff_len), epochs=epochs, format=from_,  # type: ignore[arg-type]
-                         media=media_config(media_model, image_max_pixels, image_min_pixels, media_root), trainer=trainer)
+                         media=media_config(media_model, image_max_pixels, image_min_pixels, media_root), trainer=trainer, buckets=shapes)
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress(f"tokenizing {input}")) as bar:
         report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
     if plot:

@@ -55,6 +55,11 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     if report.rejected:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(report.reject_codes.items()))
         console.print(f"rejected by reason: {codes}; see {rejects}")
+    if report.buckets is not None:
+        b = report.buckets
+        per = ", ".join(f"{n:,} <= {edge}" for n, edge in zip(b["rows"], b["buckets"]))
+        over = f", {b['over_largest']:,} longer (own shapes)" if b["over_largest"] else ""
+        console.print(f"shape buckets: {per}{over}; padding {b['padding_tokens']:,} tokens ({b['padding_share']:.1%} of padded tokens); {b['distinct_shapes']} distinct shapes per epoch (unbucketed: {b['dynamic_shapes']})", markup=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
     if plot:

@@ -35,6 +35,7 @@ class StatsConfig:
     format: str = "auto"
     media: MediaOptions = MediaOptions()
     trainer: str = "sftdata"
+    buckets: tuple[int, ...] = ()  # shape buckets to price (stats/buckets.py)
 
     def __post_init__(self) -> None:
         if self.train_on is not None and self.train_on not in TRAIN_ON:
@@ -161,6 +162,7 @@ class StatsReport:
     tokens: int = 0
     warnings: list[str] = field(default_factory=list)
     trainer: str = "sftdata"
+    buckets: dict[str, Any] | None = None
 
     @property
     def image_share(self) -> float:
@@ -225,6 +227,10 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         over_cutoff=sum(1 for i in range(n) if cut[i] > 0 or r_cut[i] > 0),
         cut_tokens=cut_tokens,
         cut_trainable=cut_trainable,
+        buckets=_buckets(total, cut, config.buckets),
+        over_cutoff=sum(1 for x in cut if x > 0),
+        cut_tokens=sum(cut),
+        cut_trainable=sum(cut_tr),
         zero_trainable=len(zero),
         zero_trainable_lines=zero[:MAX_LISTED_LINES],
         trainable_tokens=kept_trainable,
@@ -243,3 +249,11 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         warnings=warnings or [],
         trainer=config.trainer,
     )
+
+
+def _buckets(total: Any, cut: Any, buckets: tuple[int, ...]) -> dict[str, Any] | None:
+    if not buckets:
+        return None
+    from .buckets import bucket_report
+
+    return bucket_report((t - c for t, c in zip(total, cut)), buckets)

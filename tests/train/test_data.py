@@ -177,3 +177,17 @@ def test_collate_pads_right_and_restarts_positions_in_packs() -> None:
     assert (batch.n_rows, batch.n_tokens, batch.n_trained) == (3, 9, 5)
     plain = collate([[a], [b]], pad_id=0)
     assert (plain.input_ids, plain.targets, plain.position_ids) == ([[1, 2, 3], [4, 5, 0]], [[2, 3, IGNORE], [5, IGNORE, IGNORE]], None)
+
+
+def test_shape_buckets_pad_batches_to_the_bucket_that_fits() -> None:
+    from sftdata.train.sft import SFTStage
+    from sftdata.train.stage import pad_width
+
+    stage = SFTStage(TrainConfig(model_name_or_path="-", dataset="-", output_dir="-", shape_buckets="16,64"))
+    units = [[Example((1,) * 20, (IGNORE,) + (1,) * 19)], [Example((2,) * 5, (IGNORE,) + (2,) * 4)]]
+    batch = stage.collate(units, 0, lambda n: pad_width(n, multiple=None, buckets=stage.cfg.buckets))
+    assert batch.width == 64 and [len(r) for r in batch.input_ids] == [64, 64]
+    assert batch.input_ids[1] == [2] * 5 + [0] * 59 and batch.targets[1] == [2] * 4 + [IGNORE] * 60
+    assert (batch.n_tokens, batch.n_trained) == (25, 23)
+    with pytest.raises(ValueError, match="shape_buckets"):
+        TrainConfig(model_name_or_path="-", dataset="-", output_dir="-", shape_buckets="a")
