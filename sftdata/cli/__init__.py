@@ -28,10 +28,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
     "mix": ("mix", "mix_cmd", "Mix datasets with exact ratios by rows or tokens, reproducibly."),
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
+    "runs": ("runs", "runs_cmd", "Compare training runs side by side: model, setup, results, loss curves."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
     "stats": ("stats", "stats_cmd", "Token statistics after the chat template, and what cutoff_len cuts."),
     "tokenize": ("tokenize", "tokenize_cmd", "Tokenize once into the layout a trainer loads directly (LLaMA-Factory, TRL, sftdata)."),
-    "train": ("train", "train_cmd", "Fine-tune a local model on a dataset (CUDA, Ascend NPU or CPU)."),
+    "train": ("train", "train_cmd", "Fine-tune a local model: SFT, DPO or KTO on CUDA, Ascend NPU or CPU, one or several devices."),
     "validate": ("validate", "validate_cmd", "Check a dataset: located, explained errors; rejects and fixes."),
 }
 

@@ -177,6 +177,7 @@ def run(cfg: TrainConfig, train_ex: list[Any], eval_ex: list[Any], ctx: RunConte
     out = Path(cfg.output_dir)
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        _write_config(out, cfg)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     ckpt = find_checkpoint(out, cfg.resume_from_checkpoint) if cfg.resume_from_checkpoint else None
@@ -340,6 +341,16 @@ class _Window:
         }
         self.reset()
         return out
+
+
+def _write_config(out: Path, cfg: TrainConfig) -> None:
+    """The resolved config, for `sftdata runs compare` and for the record."""
+    import yaml
+
+    from ..io import atomic_path
+
+    with atomic_path(out / "train_config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False), encoding="utf-8")
 
 
 def _save_checkpoint(path: Path, model: Any, tokenizer_src: Any, state: dict[str, Any]) -> None:
