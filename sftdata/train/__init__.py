@@ -78,7 +78,6 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
     from . import dist as distributed
     from .data import DataReport, load_examples, resolve_dataset, split
     from .device import DeviceChoice, choose_precision, prepare_device, select_device
-    from .stage import get_stage
 
     cfg = load_config(config, overrides)
     rank = distributed.from_env()
@@ -123,6 +122,21 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
         return run(cfg, train_ex, eval_ex, ctx)
     finally:
         distributed.shutdown(rank)
+
+
+def get_stage(cfg: TrainConfig) -> Any:
+    """The stage object (:class:`sftdata.train.stage.Stage`) for ``cfg.stage``."""
+    if cfg.stage == "dpo":
+        from .dpo import DPOStage
+
+        return DPOStage(cfg)
+    if cfg.stage == "kto":
+        from .kto import KTOStage
+
+        return KTOStage(cfg)
+    from .sft import SFTStage
+
+    return SFTStage(cfg)
 
 
 def _quiet(message: str) -> None:

@@ -125,17 +125,13 @@ def _read_records(path: Path, fmt: Any, report: DataReport) -> Iterable[Any]:
         yield fmt.decode(row, source)
 
 
-def load_examples(files: list[tuple[Path, Any]], encode: Any, *, max_samples: int | None, report: DataReport, stage: Any = None) -> list[Any]:
+def load_examples(files: list[tuple[Path, Any]], encode: Any, *, max_samples: int | None, report: DataReport, stage: Any) -> list[Any]:
     """Read, check the kind and tokenize every row; unusable rows are counted in ``report``.
 
     ``encode(record, branch=...) -> Encoded`` is the tokens helper's encoder with template
-    and cutoff bound; ``stage`` (default: SFT) turns a record into its training example.
+    and cutoff bound; ``stage`` (:func:`sftdata.train.get_stage`) turns a record into its
+    training example.
     """
-    if stage is None:
-        from .config import TrainConfig
-        from .sft import SFTStage
-
-        stage = SFTStage(TrainConfig(model_name_or_path="-", dataset="-", output_dir="-"))
     examples: list[Any] = []
     for path, fmt in files:
         for record in _read_records(path, fmt, report):

@@ -57,21 +57,6 @@ class Stage(Protocol):
     def summarize(self, sums: dict[str, float], prefix: str = "") -> dict[str, float]: ...
 
 
-def get_stage(cfg: TrainConfig) -> Stage:
-    """The stage object for ``cfg.stage``."""
-    if cfg.stage == "dpo":
-        from .dpo import DPOStage
-
-        return DPOStage(cfg)
-    if cfg.stage == "kto":
-        from .kto import KTOStage
-
-        return KTOStage(cfg)
-    from .sft import SFTStage
-
-    return SFTStage(cfg)
-
-
 def pad_width(longest: int, *, multiple: int | None, buckets: tuple[int, ...]) -> int:
     """The padded width of a batch whose longest row has ``longest`` tokens: the smallest
     bucket that fits, else the next multiple of ``multiple``, else ``longest``.

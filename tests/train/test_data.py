@@ -7,7 +7,7 @@ import pytest
 from _trainkit import make_records, write_jsonl
 
 from sftdata.errors import UsageError
-from sftdata.train import _tokenization
+from sftdata.train import _tokenization, get_stage
 from sftdata.train.config import TrainConfig
 from sftdata.train.data import IGNORE, DataReport, Example, batch_order, collate, load_examples, make_units, pack_rows, resolve_dataset, split
 
@@ -19,7 +19,7 @@ def cfg(data: Path, **kw: object) -> TrainConfig:
 def load(config: TrainConfig) -> tuple[list[Example], DataReport]:
     _tok, _tpl, encode = _tokenization(config)
     report = DataReport()
-    examples = load_examples(resolve_dataset(config.dataset, config.dataset_dir), encode, max_samples=config.max_samples, report=report)
+    examples = load_examples(resolve_dataset(config.dataset, config.dataset_dir), encode, max_samples=config.max_samples, report=report, stage=get_stage(config))
     return examples, report
 
 
@@ -74,7 +74,7 @@ def test_rows_without_trained_tokens_and_bad_rows_are_counted(tmp_path: Path) ->
     config = cfg(data)
     _tok, _tpl, encode = _tokenization(config)
     report = DataReport()
-    examples = load_examples([(data, "sharegpt")], encode, max_samples=None, report=report)
+    examples = load_examples([(data, "sharegpt")], encode, max_samples=None, report=report, stage=get_stage(config))
     assert len(examples) + sum(report.dropped.values()) == report.read == 5
     assert len(examples) == 3
     # invalid rows are reported by the validator's rules with their line, not trained
@@ -84,7 +84,7 @@ def test_rows_without_trained_tokens_and_bad_rows_are_counted(tmp_path: Path) ->
     short = cfg(data, cutoff_len=8)
     _tok, _tpl, encode = _tokenization(short)
     report2 = DataReport()
-    kept = load_examples([(write_jsonl(tmp_path / "ok.jsonl", rows), "sharegpt")], encode, max_samples=None, report=report2)
+    kept = load_examples([(write_jsonl(tmp_path / "ok.jsonl", rows), "sharegpt")], encode, max_samples=None, report=report2, stage=get_stage(short))
     assert (kept, dict(report2.dropped), report2.truncated) == ([], {"no-trained-token": 3}, 3)
 
 

@@ -141,13 +141,13 @@ def test_lora_adapter_saves_loads_and_changes_outputs(tiny_model: Path, tmp_path
         after = tuned(input_ids=ids).logits
     assert not torch.allclose(before, after, atol=1e-4)
     # the saved adapter is the trained one: its eval loss is the run's
-    from sftdata.train import _tokenization
+    from sftdata.train import _tokenization, get_stage
     from sftdata.train.config import load_config
     from sftdata.train.data import DataReport, load_examples, resolve_dataset, split
 
     cfg = load_config(base_config(tiny_model, data, out, val_size=4))
     _t, _p, encode = _tokenization(cfg)
-    _train, held = split(load_examples(resolve_dataset(cfg.dataset, "."), encode, max_samples=None, report=DataReport()), 4, cfg.seed)
+    _train, held = split(load_examples(resolve_dataset(cfg.dataset, "."), encode, max_samples=None, report=DataReport(), stage=get_stage(cfg)), 4, cfg.seed)
     import contextlib
 
     assert loop.evaluate(SFT, tuned, held, cfg, "cpu", contextlib.nullcontext, 0)[0] == pytest.approx(metrics["eval_loss"], rel=1e-5)
