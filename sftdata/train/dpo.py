@@ -17,7 +17,7 @@ the same (summed or averaged) log-probs as the loss, as LLaMA-Factory logs them.
 
 >>> import torch
 >>> losses, rc, rr = preference_losses(torch.tensor([-4.0]), torch.tensor([-6.0]), torch.tensor([-5.0]), torch.tensor([-5.0]), loss="sigmoid", beta=0.1)
->>> round(float(losses[0]), 4), float(rc[0]), float(rr[0])
+>>> round(float(losses[0]), 4), round(float(rc[0]), 4), round(float(rr[0]), 4)
 (0.5981, 0.1, -0.1)
 """
 
