@@ -186,6 +186,10 @@ def convert_jsonl_parallel(
             counts.columns |= result.columns
             base += result.lines
             advance(result.size)
+    from ..io.safety import active_budget
+
+    if (budget := active_budget()) is not None:  # --max-rejects FRACTION: what was read here
+        budget.note_read(path, counts.read)
     return counts
 
 

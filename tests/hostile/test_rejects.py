@@ -97,3 +97,13 @@ def test_max_rejects_fails_the_run_past_the_budget_and_replaces_nothing(tmp_path
 def test_max_rejects_that_is_not_a_number_is_a_usage_error(tmp_path: Path) -> None:
     r = sftdata("convert", _mixed(tmp_path), "-o", tmp_path / "o.jsonl", "--to", "openai", "--rejects", tmp_path / "r.jsonl", "--max-rejects", "lots")
     assert r.code == 2 and "--max-rejects" in r.err
+
+
+def test_max_rejects_fraction_counts_rows_read_by_worker_processes(tmp_path: Path) -> None:
+    src = tmp_path / "big.jsonl"
+    rows = [orjson.dumps(sharegpt(i)) for i in range(2000)]
+    rows[100] = b"{broken"
+    src.write_bytes(b"\n".join(rows) + b"\n")
+    r = sftdata("convert", src, "-o", tmp_path / "out.jsonl", "--to", "openai", "--workers", "2", "--rejects", tmp_path / "rej.jsonl", "--max-rejects", "0.01")
+    assert r.code == 0, r.text
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 1999 and len(read_jsonl(tmp_path / "rej.jsonl")) == 1
