@@ -39,7 +39,8 @@ class TokenizeConfig:
         trainer: the layout and convention: ``llamafactory``, ``trl`` or ``sftdata``.
         stage: ``sft``, ``dpo`` or ``kto`` (the record kind read: sft, preference, kto).
         cutoff_len: the trainer's ``cutoff_len`` (TRL: ``max_length``); ``None`` = no cut.
-        train_on: ``all`` assistant turns or the ``last`` one.
+        train_on: ``all`` assistant turns, the ``last`` one, or ``everything``; ``None``
+            is the trainer's default (TRL: every token, its ``assistant_only_loss=False``).
         packing: write packed rows (LLaMA-Factory); other trainers pack at load time and
             get a report only.
         format: the input format, or ``auto``.
@@ -51,14 +52,16 @@ class TokenizeConfig:
     trainer: Trainer = "sftdata"
     stage: Stage = "sft"
     cutoff_len: int | None = None
-    train_on: str = "all"
+    train_on: str | None = None
     packing: bool = False
     format: str = "auto"
     media_root: str | None = None
 
     def options(self) -> dict[str, Any]:
         """The settings that change the rows (the ``options`` part of the key)."""
-        return {"stage": self.stage, "cutoff_len": self.cutoff_len, "train_on": self.train_on, "packing": self.packing, "format": self.format, "media_root": self.media_root}
+        from .layouts import resolved_train_on
+
+        return {"stage": self.stage, "cutoff_len": self.cutoff_len, "train_on": resolved_train_on(self.trainer, self.train_on), "packing": self.packing, "format": self.format, "media_root": self.media_root}
 
 
 @dataclass
