@@ -49,16 +49,21 @@ def _die_with_parent(parent: int) -> None:
     import threading
     import time
 
+    armed = False
     if sys.platform.startswith("linux"):
         try:
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            armed = libc.prctl(1, signal.SIGTERM) == 0  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(0)
+    if armed:
+        # No watcher thread: a second thread could receive the pool's SIGTERM while the
+        # main thread waits on the task queue's lock, and never wake it (a hung pool).
+        return
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -71,7 +76,12 @@ def _die_with_parent(parent: int) -> None:
 def _worker_init(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # quietly, no traceback
+    # The default action: the kernel ends the worker at once, whichever thread the signal
+    # lands on, with no traceback. (A Python-level handler runs only in the main thread,
+    # so a worker blocked in a lock while another thread took the signal never exits and
+    # ``Pool.terminate`` waits for it forever.) The parent may have installed its own
+    # handler, which a forked worker inherits: reset it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
     if initializer is not None:
         initializer(*initargs)

@@ -157,10 +157,10 @@ def _batches(inputs: list[Path], job: Job, workers: int) -> Iterator[BatchResult
     depend on LLaMA-Factory's batches), else row batches; in ``workers`` processes."""
     import multiprocessing as mp
 
+    from ..engines.local import ordered_ranges, worker_pool
+
     batch_aligned = job.trainer == "llamafactory" and (job.stage == "kto" or job.packing)
     if workers > 1 and len(inputs) == 1 and _plain_jsonl(inputs[0]) and not batch_aligned:
-        from ..engines.local import ordered_ranges
-
         base = 0
         with ordered_ranges(inputs[0], work_range, workers=workers, chunk=RANGE_BYTES) as results:
             for _, result in results:
@@ -175,7 +175,7 @@ def _batches(inputs: list[Path], job: Job, workers: int) -> Iterator[BatchResult
             yield run_batch(batch)
         return
     gate = threading.Semaphore(2 * workers)  # bounded: at most 2 x workers batches in flight
-    with mp.get_context("fork").Pool(workers) as pool:
+    with worker_pool(workers, method="fork" if "fork" in mp.get_all_start_methods() else "spawn") as pool:
         try:
             for result in pool.imap(run_batch, _items(inputs, LF_BATCH, gate)):
                 gate.release()

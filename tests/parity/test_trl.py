@@ -95,7 +95,7 @@ def trl_prepared(kind: str, records: list[Record], hf: Any, model: Any, tmp: Pat
         if kind == "sft":
             out.append([(list(example["input_ids"]), list(example["labels"]))])
             continue
-        batch = trainer.data_collator([{k: v for k, v in example.items() if k.endswith("_ids")}])
+        batch = trainer.data_collator([{k: v for k, v in example.items() if k.endswith("_ids") or k == "label"}])
         sides = []
         for ids, mask in zip(batch["input_ids"].tolist(), batch["completion_mask"].tolist()):
             n = len(ids) if kind == "kto" else int(sum(batch["attention_mask"][len(sides)].tolist()))
