@@ -89,6 +89,9 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
     say(f"precision: {precision.reason}")
     prepare_device(choice, npu_jit_compile=cfg.npu_jit_compile)
     tokenizer, template, encode = _tokenization(cfg)
+    from ..lock import training_lock
+
+    data_lock = training_lock(cfg.dataset_lock, files, tokenizer, template, cfg.cutoff_len)  # LockMismatch before the model loads
     report = DataReport()
     if folder is not None:  # written by `sftdata tokenize --trainer sftdata`: no tokenizing here
         examples = load_tokenized(folder, cfg, tokenizer, template, report)
@@ -102,4 +105,9 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
         say(f"data: dropped {sum(report.dropped.values())} of {report.read} rows: {dict(report.dropped)}; first: {'; '.join(report.first_drops)}")
     from .loop import run
 
-    return run(cfg, train_ex, eval_ex, choice=choice, precision=precision, pad_id=_pad_id(tokenizer), tokenizer_src=_tokenizer_source(cfg, tokenizer), report=report, echo=say)
+    from .outputs import write_results
+
+    results = run(cfg, train_ex, eval_ex, choice=choice, precision=precision, pad_id=_pad_id(tokenizer), tokenizer_src=_tokenizer_source(cfg, tokenizer), report=report, echo=say)
+    results["dataset_lock"] = data_lock  # the data this run trained on (`runs compare` shows it)
+    write_results(out, results)
+    return results
