@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
     "mix": ("mix", "mix_cmd", "Mix datasets with exact ratios by rows or tokens, reproducibly."),
+    "lock": ("lock", "lock_cmd", "Pin a dataset (contents, counts, tokens) in a lock file that check and train verify."),
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
     "runs": ("runs", "runs_cmd", "Compare training runs side by side: model, setup, results, loss curves."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),

@@ -189,7 +189,9 @@ def token_stats(
     global _JOB, _PATH
     config = config or StatsConfig(**options)
     p = Path(path)
-    if config.format == "auto":
+    if isinstance(config.format, Format):  # a dataset_info.json entry's codec
+        fmt = config.format
+    elif config.format == "auto":
         from ..detect import detect
 
         fmt = get_format(detect(p, majority=rejects is not None).format)

@@ -102,6 +102,9 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
     prepare_device(choice, npu_jit_compile=cfg.npu_jit_compile)
     tokenizer, template, encode = _tokenization(cfg)
     stage = get_stage(cfg)
+    from ..lock import training_lock
+
+    data_lock = training_lock(cfg.dataset_lock, files, tokenizer, template, cfg.cutoff_len)  # LockMismatch before the model loads
     report = DataReport()
     if folder is not None:  # written by `sftdata tokenize --trainer sftdata`: no tokenizing here
         if cfg.stage != "sft":
@@ -117,7 +120,7 @@ def train(config: str | os.PathLike[str] | dict[str, Any] | TrainConfig, overrid
         say(f"data: dropped {sum(report.dropped.values())} of {report.read} rows: {dict(report.dropped)}; first: {'; '.join(report.first_drops)}")
     from .loop import RunContext, run
 
-    ctx = RunContext(stage, choice, precision, _pad_id(tokenizer), _tokenizer_source(cfg, tokenizer), report, say, rank)
+    ctx = RunContext(stage, choice, precision, _pad_id(tokenizer), _tokenizer_source(cfg, tokenizer), report, say, rank, dataset_lock=data_lock)
     try:
         return run(cfg, train_ex, eval_ex, ctx)
     finally:

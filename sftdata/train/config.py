@@ -36,6 +36,8 @@ class TrainConfig(BaseModel):
         model_name_or_path: a local model folder (transformers layout).
         dataset: a data file, or a name in ``dataset_dir``/dataset_info.json; several
             comma-separated names or files are concatenated.
+        dataset_lock: a dataset lock (``sftdata lock``): refuse data, tokenizer, template
+            or cutoff_len that do not match it.
         tokenizer: ``None`` = the model folder's own; ``qwen2.5`` = sftdata's built-in one.
         template: a chat template name (``qwen``, ``chatml``, ...) or ``hf`` for the
             model folder's own chat template.
@@ -66,6 +68,7 @@ class TrainConfig(BaseModel):
     model_name_or_path: str
     dataset: str
     dataset_dir: str = "."
+    dataset_lock: str | None = None
     output_dir: str
     tokenizer: str | None = None
     template: str = "qwen"

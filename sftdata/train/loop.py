@@ -47,6 +47,7 @@ class RunContext:
     report: DataReport
     echo: Echo
     dist: Dist = Dist()
+    dataset_lock: dict[str, Any] | None = None  # the lock of the data this run trains on
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,7 @@ def run(cfg: TrainConfig, train_ex: list[Any], eval_ex: list[Any], ctx: RunConte
         "device": choice.device,
         "precision": ctx.precision.dtype,
         "data": ctx.report.to_dict(),
+        "dataset_lock": ctx.dataset_lock,  # `runs compare` shows it
     }
     if dist.is_main:
         with new_folder(out / ".final") as tmp:
