@@ -25,11 +25,13 @@ from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Where relative media paths point (LLaMA-Factory's media_dir; default: each input's folder).")
 @click.option("--dataset-info", "dataset_info", nargs=2, metavar="FILE NAMES", default=None, help="Inputs by name from LLaMA-Factory's dataset_info.json: FILE a,b,c (read with each entry's columns and tags).")
+@click.option("--val-size", type=click.FloatRange(min=0), default=0.0, help="Also write a validation split as LLaMA-Factory's val_size makes it: a share (0.1) or, above 1, a row count.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the --val-size split (LLaMA-Factory's seed).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: 2 for inputs over 4 MB, else 1).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Write rows that do not decode or are left out here (JSONL with reasons) instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str | None, packing: bool,
-                 from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
+                 from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, val_size: float, seed: int, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
     """Tokenize INPUTS once into OUTPUT, in the layout --trainer loads directly.
 
     The folder records a cache key (sha256 of the inputs, the tokenizer's files, the
@@ -48,7 +50,7 @@ def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str,
         sources += [tuple(from_dataset_info(dataset_info[0], n.strip())) for n in dataset_info[1].split(",") if n.strip()]
     if not sources:
         raise UsageError("no input given.", field="INPUTS", remedy="Pass data files, or --dataset-info FILE NAMES.")
-    config = TokenizeConfig(tokenizer=tokenizer, template=template, trainer=trainer, stage=stage, cutoff_len=cutoff_len, train_on=train_on, packing=packing, format=from_, media_root=media_root)  # type: ignore[arg-type]
+    config = TokenizeConfig(tokenizer=tokenizer, template=template, trainer=trainer, stage=stage, cutoff_len=cutoff_len, train_on=train_on, packing=packing, format=from_, media_root=media_root, val_size=val_size, seed=seed)  # type: ignore[arg-type]
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress("tokenizing")) as bar:
         report = tokenize_dataset(sources, output, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
     if as_json:
@@ -62,6 +64,8 @@ def render(report: Any) -> str:
     if report.reused:
         return f"{report.output}: already tokenized with the same key {report.key[:12]} (nothing to do): {report.rows:,} rows."
     lines = [f"wrote {report.output} ({report.trainer}, {report.stage}, key {report.key[:12]}): {report.rows:,} of {report.read:,} rows"]
+    if len(report.splits) > 1:
+        lines.append("  splits: " + ", ".join(f"{name} {n:,}" for name, n in report.splits.items()))
     if report.rejected:
         lines.append("  left out: " + ", ".join(f"{code} {n:,}" for code, n in sorted(report.rejected.items())))
     if report.layout == "tokens":
@@ -72,7 +76,7 @@ def render(report: Any) -> str:
         if p.get("packs"):
             verb = "packed" if p["packed"] else "packing would give"
             lines.append(
-                f"  {verb}: {p['rows']:,} rows -> {p['packs']:,} packs of {p['capacity']:,} ({p['rows_per_pack']} per pack), "
+                f"  {verb}: {p['rows']:,} rows -> {p['packs']:,} packs of up to {p['capacity']:,} ({p['rows_per_pack']} per pack), "
                 f"padding {p['padding_share']:.1%}, trained tokens {p['trained_share']:.1%} of the packed positions"
             )
     lines += [f"  note: {n}" for n in report.notes]

@@ -44,9 +44,10 @@ def greedy_packs(lengths: list[int], capacity: int) -> list[list[int]]:
 class PackStats:
     """What packing gives (``packed=True``) or would give, summed over batches.
 
-    ``rows`` sequences went into ``packs`` packs of ``capacity`` tokens each; ``tokens``
-    of the packs' positions hold real tokens (the rest is padding), ``trained`` of them
-    have a label.
+    ``rows`` sequences went into ``packs`` packs of at most ``capacity`` tokens (without a
+    ``cutoff_len`` each preprocessing batch packs to its own longest row); the packs hold
+    ``slots`` positions, ``tokens`` of them real tokens (the rest is padding), ``trained``
+    of them with a label.
     """
 
     rows: int = 0
@@ -55,23 +56,27 @@ class PackStats:
     trained: int = 0
     capacity: int = 0
     packed: bool = False
+    slots: int = 0
 
     def add(self, lengths: list[int], trained: int, capacity: int) -> None:
-        self.capacity = capacity
+        packs = len(greedy_packs(lengths, capacity))
+        self.capacity = max(self.capacity, capacity)
         self.rows += len(lengths)
-        self.packs += len(greedy_packs(lengths, capacity))
+        self.packs += packs
+        self.slots += packs * capacity
         self.tokens += sum(lengths)
         self.trained += trained
 
     def merge(self, other: PackStats) -> None:
         self.rows += other.rows
         self.packs += other.packs
+        self.slots += other.slots
         self.tokens += other.tokens
         self.trained += other.trained
-        self.capacity = other.capacity or self.capacity
+        self.capacity = max(self.capacity, other.capacity)
 
     def to_dict(self) -> dict[str, Any]:
-        slots = self.packs * self.capacity
+        slots = self.slots
         return {
             "packed": self.packed,
             "rows": self.rows,

@@ -45,6 +45,11 @@ class TokenizeConfig:
             get a report only.
         format: the input format, or ``auto``.
         media_root: where relative media paths point (LLaMA-Factory's ``media_dir``).
+        val_size: a validation split, as LLaMA-Factory's ``val_size`` makes it: a share
+            (0.1) or, above 1, a row count; ``0`` = none. The rows are split before
+            tokenizing with ``datasets``' ``train_test_split(test_size, seed)``, so both
+            splits hold the rows, in the order, that LLaMA-Factory would save.
+        seed: the split's seed (LLaMA-Factory's ``seed``, default 42).
     """
 
     tokenizer: str = "qwen2.5"
@@ -56,12 +61,17 @@ class TokenizeConfig:
     packing: bool = False
     format: str = "auto"
     media_root: str | None = None
+    val_size: float = 0.0
+    seed: int = 42
 
     def options(self) -> dict[str, Any]:
         """The settings that change the rows (the ``options`` part of the key)."""
         from .layouts import resolved_train_on
 
-        return {"stage": self.stage, "cutoff_len": self.cutoff_len, "train_on": resolved_train_on(self.trainer, self.train_on), "packing": self.packing, "format": self.format, "media_root": self.media_root}
+        out = {"stage": self.stage, "cutoff_len": self.cutoff_len, "train_on": resolved_train_on(self.trainer, self.train_on), "packing": self.packing, "format": self.format, "media_root": self.media_root}
+        if self.val_size:  # only then, so folders written without a split keep their key
+            out.update(val_size=self.val_size, seed=self.seed)
+        return out
 
 
 @dataclass
@@ -86,6 +96,7 @@ class TokenizeReport:
     cutoff_len: int | None = None
     max_length: int | None = None
     packing: dict[str, Any] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)  # rows written per split
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -152,15 +163,17 @@ def _items(inputs: list[Path], size: int, gate: threading.Semaphore | None) -> I
         yield batch
 
 
-def _batches(inputs: list[Path], job: Job, workers: int) -> Iterator[BatchResult]:
+def _batches(inputs: list[Path], job: Job, workers: int, rows: Callable[[int, threading.Semaphore | None], Iterator[list[Any]]] | None = None) -> Iterator[BatchResult]:
     """Results in input order: byte ranges of a single JSONL file (when the layout does not
-    depend on LLaMA-Factory's batches), else row batches; in ``workers`` processes."""
+    depend on LLaMA-Factory's batches), else row batches; in ``workers`` processes.
+    ``rows(size, gate)`` gives the row batches instead of the inputs (a split's order)."""
     import multiprocessing as mp
 
     from ..engines.local import ordered_ranges, worker_pool
 
     batch_aligned = job.trainer == "llamafactory" and (job.stage == "kto" or job.packing)
-    if workers > 1 and len(inputs) == 1 and _plain_jsonl(inputs[0]) and not batch_aligned:
+    items = rows or (lambda size, gate: _items(inputs, size, gate))
+    if rows is None and workers > 1 and len(inputs) == 1 and _plain_jsonl(inputs[0]) and not batch_aligned:
         base = 0
         with ordered_ranges(inputs[0], work_range, workers=workers, chunk=RANGE_BYTES) as results:
             for _, result in results:
@@ -171,19 +184,48 @@ def _batches(inputs: list[Path], job: Job, workers: int) -> Iterator[BatchResult
                 base += result.lines
         return
     if workers <= 1:
-        for batch in _items(inputs, LF_BATCH, None):
+        for batch in items(LF_BATCH, None):
             yield run_batch(batch)
         return
     gate = threading.Semaphore(2 * workers)  # bounded: at most 2 x workers batches in flight
     with worker_pool(workers, method="fork" if "fork" in mp.get_all_start_methods() else "spawn") as pool:
         try:
-            for result in pool.imap(run_batch, _items(inputs, LF_BATCH, gate)):
+            for result in pool.imap(run_batch, items(LF_BATCH, gate)):
                 gate.release()
                 yield result
         finally:
             for _ in range(2 * workers):
                 gate.release()
             pool.terminate()
+
+
+def _consume(results: Iterator[BatchResult], split: str, staging: Staging, report: TokenizeReport, sinks: tuple[Any, Any], packs: tuple[PackStats, _Forecast]) -> None:
+    """Write one split's results and add them to the report."""
+    rejects, progress = sinks
+    pack, forecast = packs
+    report.splits.setdefault(split, 0)
+    for result in results:
+        for row, source, issues in result.rejected:
+            err = RecordError(list(issues), path=source.path if source else None, line=source.line if source else None)
+            if rejects is None and issues[0].code not in DROPS:
+                raise err
+            if rejects is not None:
+                rejects.add(row, source, err)
+        staging.write(result.columns, split)
+        report.read += result.rows + len(result.rejected)
+        report.rows += result.rows
+        report.splits[split] += result.rows
+        report.tokens += result.tokens
+        report.trained += result.trained
+        report.cut_rows += result.cut_rows
+        report.untrained_rows += result.untrained_rows
+        report.longest = max(report.longest, result.longest)
+        for code, n in reasons(result.rejected).items():
+            report.rejected[code] = report.rejected.get(code, 0) + n
+        pack.merge(result.pack)
+        forecast.extend(result.lengths, result.trains)
+        if progress is not None:
+            progress(report.read)
 
 
 def _where(inputs: list[Path], media_root: str | None) -> tuple[tuple[Path | None, Path | None], ...]:
@@ -242,10 +284,27 @@ def tokenize_dataset(
 
 
 def _text(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, staging: Staging, report: TokenizeReport, rejects: Any) -> None:
-    read, written, bad = write_text_layout(paths, fmts, staging.root / "train.jsonl", KIND_OF[config.stage], rejects)
-    report.layout, report.read, report.rows, report.rejected = "text", read, written, bad
+    kind = KIND_OF[config.stage]
+    if not config.val_size:
+        report.read, report.rows, report.rejected = write_text_layout(paths, fmts, staging.root / "train.jsonl", kind, rejects)
+        report.splits = {"train": report.rows}
+    else:
+        from .split import Spool, split_order
+
+        with Spool(paths) as spool:
+            orders = split_order(spool.fill(), config.val_size, config.seed)
+            for name, order in orders.items():
+                items = (item for batch in spool.batches(order, LF_BATCH, None) for item in batch)
+                read, written, bad = write_text_layout(paths, fmts, staging.root / f"{name}.jsonl", kind, rejects, items)
+                report.read += read
+                report.rows += written
+                report.splits[name] = written
+                for code, n in bad.items():
+                    report.rejected[code] = report.rejected.get(code, 0) + n
+    report.layout = "text"
+    files = " and ".join(f"{name}.jsonl" for name in report.splits)
     report.notes.append(
-        f"TRL's {config.stage.upper()} trainer always tokenizes from text: wrote TRL's conversational format to train.jsonl "
+        f"TRL's {config.stage.upper()} trainer always tokenizes from text: wrote TRL's conversational format to {files} "
         f"(load it with datasets.load_dataset('json', data_files=...)); set max_length={config.cutoff_len or 'None'} in its config."
     )
 
@@ -291,27 +350,18 @@ def _tokens(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, to
         report.notes.append(f"labels and cutoff follow sftdata's convention: this sftdata has no '{config.trainer}' convention in encode_record yet")
     set_job(job)
     try:
-        for result in _batches(paths, job, workers or default_workers(paths)):
-            for row, source, issues in result.rejected:
-                err = RecordError(list(issues), path=source.path if source else None, line=source.line if source else None)
-                if rejects is None and issues[0].code not in DROPS:
-                    raise err
-                if rejects is not None:
-                    rejects.add(row, source, err)
-            staging.write(result.columns)
-            report.read += result.rows + len(result.rejected)
-            report.rows += result.rows
-            report.tokens += result.tokens
-            report.trained += result.trained
-            report.cut_rows += result.cut_rows
-            report.untrained_rows += result.untrained_rows
-            report.longest = max(report.longest, result.longest)
-            for code, n in reasons(result.rejected).items():
-                report.rejected[code] = report.rejected.get(code, 0) + n
-            pack.merge(result.pack)
-            forecast.extend(result.lengths, result.trains)
-            if progress is not None:
-                progress(report.read)
+        workers = workers or default_workers(paths)
+        if not config.val_size:
+            _consume(_batches(paths, job, workers), "train", staging, report, (rejects, progress), (pack, forecast))
+        else:
+            from .split import Spool, split_order
+
+            with Spool(paths) as spool:
+                orders = split_order(spool.fill(), config.val_size, config.seed)
+                for name, order in orders.items():
+                    batches = _batches(paths, job, workers, lambda size, gate, order=order: spool.batches(order, size, gate))  # type: ignore[misc]
+                    _consume(batches, name, staging, report, (rejects, progress), (pack, forecast))
+                    forecast.flush()  # LLaMA-Factory preprocesses each split on its own
     finally:
         set_job(None)
     forecast.flush()

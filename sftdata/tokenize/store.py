@@ -55,8 +55,8 @@ class Staging:
     def __init__(self, output: Path, parts: KeyParts) -> None:
         self.output = output
         self.parts = parts
-        self._writer: Any = None
-        self._arrow: Path | None = None
+        self._writers: dict[str, Any] = {}  # split -> ArrowWriter
+        self.splits = ["train"]
 
     def __enter__(self) -> Staging:
         load_manifest(self.output, missing_ok=True)  # refuse a folder that is not ours, early
@@ -65,17 +65,18 @@ class Staging:
         self._stage = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.stage-", dir=self.output.parent))
         return self
 
-    def write(self, columns: dict[str, list[Any]]) -> None:
+    def write(self, columns: dict[str, list[Any]], split: str = "train") -> None:
+        if split not in self.splits:
+            self.splits.append(split)
         if not columns or not next(iter(columns.values())):
             return
-        if self._writer is None:
+        if split not in self._writers:
             try:
                 from datasets.arrow_writer import ArrowWriter
             except ImportError:
                 raise missing("datasets", "hf", "Writing a tokenized dataset") from None
-            self._arrow = self._stage / "train.arrow"
-            self._writer = ArrowWriter(path=str(self._arrow), writer_batch_size=1000)
-        self._writer.write_batch(columns)
+            self._writers[split] = ArrowWriter(path=str(self._stage / f"{split}.arrow"), writer_batch_size=1000)
+        self._writers[split].write_batch(columns)
 
     def finish(self, report: dict[str, Any]) -> None:
         if report.get("layout") != "text":
@@ -97,27 +98,31 @@ class Staging:
             from datasets import Dataset, DatasetDict
         except ImportError:
             raise missing("datasets", "hf", "Writing a tokenized dataset") from None
-        if self._writer is None:
-            ds = Dataset.from_dict({})
-        else:
-            self._writer.finalize()
-            self._writer.close()
-            ds = Dataset.from_file(str(self._arrow))
+        parts = {}
+        for split in self.splits:
+            writer = self._writers.get(split)
+            if writer is None:
+                parts[split] = Dataset.from_dict({})
+                continue
+            writer.finalize()
+            writer.close()
+            parts[split] = Dataset.from_file(str(self._stage / f"{split}.arrow"))
         from datasets.utils import disable_progress_bars, enable_progress_bars, is_progress_bar_enabled
 
         shown = is_progress_bar_enabled()
         disable_progress_bars()
         try:
-            DatasetDict({"train": ds}).save_to_disk(str(self.root))
+            DatasetDict(parts).save_to_disk(str(self.root))
         finally:
             if shown:
                 enable_progress_bars()
-        del ds
+        del parts
 
     def __exit__(self, *exc: object) -> None:
-        if self._writer is not None and exc[0] is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
+        if exc[0] is not None:
+            for writer in self._writers.values():
+                with contextlib.suppress(Exception):
+                    writer.close()
         shutil.rmtree(self._stage, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -128,9 +133,10 @@ def _umask() -> int:
     return mask
 
 
-def write_text_layout(paths: list[Path], formats: tuple[Any, ...], target: Path, kind: str, rejects: Any) -> tuple[int, int, dict[str, int]]:
+def write_text_layout(paths: list[Path], formats: tuple[Any, ...], target: Path, kind: str, rejects: Any, items: Any = None) -> tuple[int, int, dict[str, int]]:
     """TRL's conversational format for stages TRL tokenizes itself: every row of the right
-    kind, encoded by sftdata's ``trl`` format. Returns (read, written, rejected by reason)."""
+    kind, encoded by sftdata's ``trl`` format. Returns (read, written, rejected by reason).
+    ``items`` (``(input index, row, source)``) replaces reading ``paths`` (a split's rows)."""
     from ..errors import Issue, RecordError
     from ..formats import get_format
     from ..io import read_rows, write_rows
@@ -139,23 +145,28 @@ def write_text_layout(paths: list[Path], formats: tuple[Any, ...], target: Path,
     counts = {"read": 0}
     bad: dict[str, int] = {}
 
-    def rows() -> Any:
+    def given() -> Any:
         for fmt, path in zip(formats, paths):
             for row, source in read_rows(path):
-                counts["read"] += 1
-                try:
-                    record = fmt.decode(row, source)
-                    if record.kind != kind:
-                        raise RecordError([Issue("wrong-kind", f"a {record.kind} record; this stage reads {kind} records")], path=str(path), line=source.line)
-                except RecordError as err:
-                    if rejects is None:
-                        raise
-                    rejects.add(row, source, err)
-                    for i in err.issues:
-                        bad[i.code] = bad.get(i.code, 0) + 1
-                    continue
-                encoded, _lost = trl.encode(record)
-                yield encoded
+                yield fmt, path, row, source
+
+    def rows() -> Any:
+        source_rows = given() if items is None else ((formats[i], paths[i], row, source) for i, row, source in items)
+        for fmt, path, row, source in source_rows:
+            counts["read"] += 1
+            try:
+                record = fmt.decode(row, source)
+                if record.kind != kind:
+                    raise RecordError([Issue("wrong-kind", f"a {record.kind} record; this stage reads {kind} records")], path=str(path), line=source.line)
+            except RecordError as err:
+                if rejects is None:
+                    raise
+                rejects.add(row, source, err)
+                for i in err.issues:
+                    bad[i.code] = bad.get(i.code, 0) + 1
+                continue
+            encoded, _lost = trl.encode(record)
+            yield encoded
 
     written = write_rows(rows(), target)
     return counts["read"], written, bad

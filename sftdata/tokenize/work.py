@@ -121,7 +121,7 @@ def run_batch(items: list[Item]) -> BatchResult:
         packs = lf_pack_batch(built, capacity, job.pad_id)
         for p in packs:
             _append(out.columns, p)
-        out.pack = PackStats(rows=len(built), packs=len(packs), tokens=sum(lengths), trained=sum(sum(1 for x in p["labels"] if x != IGNORE_INDEX) for p in packs), capacity=capacity, packed=True)
+        out.pack = PackStats(rows=len(built), packs=len(packs), tokens=sum(lengths), trained=sum(sum(1 for x in p["labels"] if x != IGNORE_INDEX) for p in packs), capacity=capacity, packed=True, slots=len(packs) * capacity)
         return out
     for cols in built:
         _append(out.columns, cols)

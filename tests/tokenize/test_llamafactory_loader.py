@@ -60,3 +60,26 @@ def test_llamafactory_loads_our_folder_and_it_equals_its_own(realdata: Path, hf_
     assert [{c: r[c] for c in id_cols} for r in loaded] == [{c: r[c] for c in id_cols} for r in own]
     if convention_applied("llamafactory") == "llamafactory":
         assert loaded == own  # labels too, row for row
+
+
+@pytest.mark.parametrize(("name", "stage", "lf_stage", "val_size"), [("identity", "sft", "sft", 0.2), ("kto_en_demo", "kto", "kto", 50)])
+def test_validation_split_equals_llamafactorys_own(realdata: Path, hf_qwen: Path, tmp_path: Path, name: str, stage: str, lf_stage: str, val_size: float) -> None:
+    """`--val-size`: both splits equal what LLaMA-Factory saves with the same val_size and
+    its default seed (42), and its loader reads ours as train_dataset / eval_dataset."""
+    from sftdata.formats.llamafactory import from_dataset_info
+
+    fmt, path = from_dataset_info(realdata / "dataset_info.json", name)
+    cutoff = 100_000
+    config = TokenizeConfig(tokenizer=str(hf_qwen), template="qwen", trainer="llamafactory", stage=stage, cutoff_len=cutoff, val_size=val_size)  # type: ignore[arg-type]
+    tokenize_dataset([(path, fmt)], tmp_path / "ours", config)
+    env = {**os.environ, "PYTHONPATH": ""}
+    done = subprocess.run(
+        [str(LF_PYTHON), str(HERE / "lf_loader.py"), str(hf_qwen), str(realdata), name, lf_stage, str(cutoff), str(tmp_path / "ours"), str(tmp_path / "work"), str(val_size)],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(out["own_validation"]) > 0
+    if convention_applied("llamafactory") == "llamafactory":
+        assert out["loaded"] == out["own"]
+        assert out["loaded_validation"] == out["own_validation"]
