@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from ..errors import Issue
 from ..record import Kind, KTORecord, PreferenceRecord, Record, SFTRecord, Source
 from . import _common as c
-from ._messages import Media, MessageCodec
+from ._messages import Media, MessageCodec, has_media
 from .base import Detection, Format, Row, register_format
 
 KTO_TAGS = ("label", "kto_tag")
@@ -190,7 +190,12 @@ class OpenAI(Format):
             raise self.refuse(record)
         lost: list[str] = []
         media = Media.empty()
-        enc = self.codec.encode_list
+        branches = (record.messages,) if isinstance(record, SFTRecord) else (record.prompt, record.chosen, record.rejected) if isinstance(record, PreferenceRecord) else (record.prompt, record.completion)  # type: ignore[union-attr]
+        parts = has_media(*branches)
+
+        def enc(messages: tuple[Any, ...], media: Media, lost: list[str]) -> list[dict[str, Any]]:
+            return self.codec.encode_list(messages, media, lost, parts)
+
         if isinstance(record, SFTRecord):
             row: Row = {"messages": enc(record.messages, media, lost)}
         elif isinstance(record, PreferenceRecord):
