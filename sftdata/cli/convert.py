@@ -134,11 +134,12 @@ def formats_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
+    width = max(12, *(len(row["name"]) for row in rows))
     for row in rows:
-        click.echo(f"{row['name']:<12} kinds: {', '.join(row['kinds'])}")
-        click.echo(f"{'':<12} {row['summary']}")
+        click.echo(f"{row['name']:<{width}} kinds: {', '.join(row['kinds'])}")
+        click.echo(f"{'':<{width}} {row['summary']}")
         if row["cannot_carry"]:
-            click.echo(f"{'':<12} cannot carry: {'; '.join(row['cannot_carry'])}")
+            click.echo(f"{'':<{width}} cannot carry: {'; '.join(row['cannot_carry'])}")
 
 
 @click.command("schema")

@@ -29,6 +29,7 @@ from ..record import Kind, KTORecord, PreferenceRecord, Record, SFTRecord, Sourc
 from . import _common as c
 from ._messages import Media, MessageCodec, has_media
 from .base import Detection, Format, Row, register_format
+from .llamafactory_v1 import is_v1_message
 
 KTO_TAGS = ("label", "kto_tag")
 
@@ -147,6 +148,8 @@ class OpenAI(Format):
         msgs = row.get("messages")
         if not isinstance(msgs, list) or not msgs or not isinstance(msgs[0], dict) or "role" not in msgs[0]:
             return Detection(0.0)
+        if any(is_v1_message(m) for m in msgs):
+            return Detection(0.0)  # LLaMA-Factory v1 blocks ({type, value}, loss_weight): not readable here
         kind: Kind = "sft"
         if "chosen" in row and "rejected" in row:
             kind = "preference"

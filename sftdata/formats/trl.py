@@ -36,6 +36,7 @@ from . import _common as c
 from ._messages import Media, MessageCodec, has_media
 from ._pairs import message_losses
 from .base import Detection, Format, Row, register_format
+from .llamafactory_v1 import is_v1_message
 from .openai import WireMessage, tools_wire
 
 Style = Literal["conversational", "standard"]
@@ -126,7 +127,7 @@ class TRL(Format):
         conversational = isinstance(lead, list) and (not lead or isinstance(lead[0], dict))
         if not conversational and not isinstance(lead, str):
             return Detection(0.0)
-        if columns == "messages" and not conversational:
+        if columns == "messages" and (not conversational or any(is_v1_message(m) for m in lead)):  # type: ignore[union-attr]
             return Detection(0.0)
         if columns in ("messages", "text"):
             # openai (messages) and alpaca (text) are the usual names for these shapes

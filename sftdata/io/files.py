@@ -215,7 +215,7 @@ def _load_optional_io() -> None:
     """Import the modules that register other suffixes (they import heavy packages lazily)."""
     import importlib
 
-    for module in ("tables", "parquet", "hf"):
+    for module in ("tables", "parquet", "hf", "text"):
         with contextlib.suppress(ModuleNotFoundError):
             importlib.import_module(f"{__package__}.{module}")
 

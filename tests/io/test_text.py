@@ -1,0 +1,59 @@
+"""Plain .txt pretraining files: one {"text": line} record per line, as LLaMA-Factory's loader reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _paths import FIXTURES
+
+import sftdata
+from sftdata.errors import ReadError
+from sftdata.io import read_rows
+from sftdata.record import PretrainRecord
+
+WIKI = FIXTURES / "text" / "wiki.txt"
+LINES = [
+    "Tidal forces stretch a moon along the line to its planet.",
+    "A lunar day on the Moon lasts about 29.5 Earth days.",
+    "The far side of the Moon is not dark; it is only unseen from Earth.",
+]
+
+
+def test_lines_are_text_rows_with_their_physical_line() -> None:
+    got = [(row, src.line) for row, src in read_rows(WIKI)]
+    assert got == [({"text": LINES[0]}, 1), ({"text": LINES[1]}, 3), ({"text": LINES[2]}, 4)]
+
+
+def test_detected_as_pretraining_and_converted(tmp_path: Path) -> None:
+    found = sftdata.detect(WIKI)
+    assert (found.format, found.kind) == ("alpaca", "pretrain")
+    assert list(sftdata.read(WIKI)) == [PretrainRecord(text=t) for t in LINES]
+    result = sftdata.convert(WIKI, tmp_path / "out.jsonl", to="trl")
+    assert (result.read, result.written, result.rejected) == (3, 3, 0)
+    assert [json.loads(ln) for ln in (tmp_path / "out.jsonl").read_text().splitlines()] == [{"text": t} for t in LINES]
+
+
+def test_same_rows_as_huggingface_text_loader(tmp_path: Path) -> None:
+    """Hugging Face's ``text`` builder (what LLaMA-Factory uses for .txt) ends lines at
+    \\n, \\r\\n and \\r, not at U+2028; its empty rows are the only difference (not records here)."""
+    datasets = pytest.importorskip("datasets")
+    p = tmp_path / "odd.txt"
+    p.write_bytes("one\r\ntwo\rthree\n\nfour\u2028five\n".encode())
+    theirs = [r["text"] for r in datasets.load_dataset("text", data_files=str(p), split="train", cache_dir=str(tmp_path / "c"))]
+    ours = [row["text"] for row, _ in read_rows(p)]
+    assert ours == [t for t in theirs if t]
+
+
+def test_compressed_and_invalid_utf8(tmp_path: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "w.txt.gz"
+    gz.write_bytes(gzip.compress(WIKI.read_bytes()))
+    assert [row for row, _ in read_rows(gz)] == [{"text": t} for t in LINES]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\ncaf\xe9\n")
+    with pytest.raises(ReadError) as info:
+        list(read_rows(bad))
+    assert (info.value.path, info.value.line, info.value.code) == (str(bad), 2, "invalid-text")
