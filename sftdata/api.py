@@ -15,7 +15,8 @@ from .errors import LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
 from .formats.fastpath import fast_path
 from .formats.rewrite import Rewrite, Steps
-from .io import atomic_path, read_rows, suffix_of, write_rows
+from .io import atomic_path, suffix_of, write_rows
+from .io.filetype import read_rows_as
 from .io.rejects import RejectSink
 from .progress import Ticker, progress
 from .record import Record, Source
@@ -58,9 +59,9 @@ def read(
     return _read(path, _resolve(path, format), rejects)
 
 
-def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None) -> Iterator[Record]:
+def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None, input_type: str | None = None) -> Iterator[Record]:
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
-    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position), fmt, rejects)
+    yield from decode_rows(read_rows_as(path, input_type, json_cells=not getattr(fmt, "raw_cells", False), position=position), fmt, rejects)
 
 
 def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, rejects: RejectSink | None) -> Iterator[Record]:
@@ -159,6 +160,7 @@ def convert(
     dataset_info: DatasetInfo | None = None,
     rewrite: Rewrite | None = None,
     reshape: str | None = None,
+    input_type: str | None = None,
 ) -> ConvertResult:
     """Convert a file to another format.
 
@@ -183,6 +185,7 @@ def convert(
     record (TRL's ``unpair_preference_dataset``); ``reshape="pair"`` pairs KTO records with
     the same prompt into preference records, and sends rows left without a partner to the
     rejects (code ``unpaired-kto``). See :mod:`sftdata.formats.pairing`.
+    ``input_type`` (e.g. ``"jsonl"``) reads ``src`` as that file type whatever its suffix.
 
     >>> import json, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -200,7 +203,7 @@ def convert(
     elif src is None:
         raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
     else:
-        detection = detect(src) if from_ == "auto" else None
+        detection = detect(src, input_type=input_type) if from_ == "auto" else None
         source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
     target = get_format(to) if isinstance(to, str) else to
     reshaper = _reshaper(reshape)
@@ -218,14 +221,14 @@ def convert(
     # LLaMA-Factory resolves an entry's media against its dataset_dir (media_dir's default)
     input_dir = Path(dataset_info[0]).resolve().parent if dataset_info is not None else None
     steps = (rewrite or Rewrite()).steps(target, src, dst, input_dir)
-    n_workers = 1 if reshaper is not None else _parallel_workers(src, dst, workers)
+    n_workers = 1 if (reshaper is not None or input_type is not None) else _parallel_workers(src, dst, workers)
     unit, total = _meter(src)
     bar = functools.partial(progress, f"converting {Path(src).name}", total, unit)
     if n_workers > 1:
         result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection, steps, bar)
     else:
         with bar() as ticker:
-            job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit, reshaper)
+            job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit, reshaper, input_type)
             result, kinds, columns = job.run(src, dst)
     if register is not None:
         result.registered = _register(register, name or Path(dst).name.split(".")[0], dst, target, kinds, columns, detection)
@@ -269,6 +272,7 @@ class _Serial:
     ticker: Ticker
     unit: str
     reshaper: Any = None
+    input_type: str | None = None
     counter: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     columns: set[str] = field(default_factory=set)
@@ -304,7 +308,7 @@ class _Serial:
     def _records(self, src: str | os.PathLike[str], rejects: RejectSink | None, position: Any) -> Iterator[Record]:
         step = self.steps if self.steps else None
         tick = self.ticker if position is None else None
-        for record in _read(src, self.source_fmt, rejects, position):
+        for record in _read(src, self.source_fmt, rejects, position, self.input_type):
             self.counter["read"] += 1
             if self.track and self.reshaper is None:
                 self.kinds[record.kind] += 1
@@ -329,7 +333,7 @@ class _Serial:
         step = self.steps if self.steps else None
         wire = self.steps.wire if self.steps.tool_ids else None
         n = 0
-        for row, source in read_rows(src, position=position):
+        for row, source in read_rows_as(src, self.input_type, position=position):
             out = fast(row)
             if out is not None:
                 n += 1

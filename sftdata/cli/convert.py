@@ -38,6 +38,7 @@ _DATASET_INFO = click.option(
 @click.option("--tool-ids/--no-tool-ids", "tool_ids", default=None, help="Give tool calls without an id a stable one (call_<message>_<k>) and each tool result its call's id. Default: on for --to openai, off otherwise.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Folder that relative media paths in INPUT are relative to (default: INPUT's folder). Turns on media path rewriting.")
 @click.option("--media-base", type=click.Path(file_okay=False), default=None, help="Rewrite relative media paths to be relative to this folder (default with --media-root: the output's folder); URLs and absolute paths are kept.")
+@click.option("--input-type", "input_type", default=None, metavar="TYPE", help="Read INPUT as this file type whatever its suffix: jsonl, json, csv, tsv, parquet, xlsx, txt (e.g. a JSON Lines file named data.log).")
 @click.option("--unpair", is_flag=True, help="Write each preference pair as two KTO rows: prompt + chosen (label true) and prompt + rejected (label false), as TRL's unpair_preference_dataset does.")
 @click.option("--pair", "pair_", is_flag=True, help="Pair KTO rows with the same prompt into preference rows (a desirable with an undesirable, in file order); rows left without a partner go to --rejects (unpaired-kto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -59,6 +60,7 @@ def convert_cmd(
     tool_ids: bool | None,
     media_root: str | None,
     media_base: str | None,
+    input_type: str | None,
     unpair: bool,
     pair_: bool,
     as_json: bool,
@@ -94,7 +96,7 @@ def convert_cmd(
         raise UsageError("--unpair and --pair cannot be combined.", remedy="Use --unpair (preference -> KTO) or --pair (KTO -> preference).")
     rewrite = Rewrite(tool_call_ids=tool_ids, media_root=media_root, media_base=media_base)
     reshape = "unpair" if unpair else "pair" if pair_ else None
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite, reshape=reshape)
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite, reshape=reshape, input_type=input_type)
     input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())

@@ -57,3 +57,28 @@ def test_compressed_and_invalid_utf8(tmp_path: Path) -> None:
     with pytest.raises(ReadError) as info:
         list(read_rows(bad))
     assert (info.value.path, info.value.line, info.value.code) == (str(bad), 2, "invalid-text")
+
+
+def test_input_type_forces_the_reader(tmp_path: Path) -> None:
+    from sftdata.errors import UsageError
+
+    log = tmp_path / "export.log"
+    log.write_text('{"instruction": "2+2?", "output": "4"}\n\n{"instruction": "3+3?", "output": "6"}\n')
+    with pytest.raises(UsageError):
+        sftdata.detect(log)
+    found = sftdata.detect(log, input_type="jsonl")
+    assert (found.format, found.kind) == ("alpaca", "sft")
+    result = sftdata.convert(log, tmp_path / "out.jsonl", to="trl-standard", input_type="jsonl", rejects=tmp_path / "rej.jsonl")
+    assert (result.read, result.written, result.rejected) == (2, 2, 0)
+    assert [json.loads(ln) for ln in (tmp_path / "out.jsonl").read_text().splitlines()] == [
+        {"prompt": "2+2?", "completion": "4"},
+        {"prompt": "3+3?", "completion": "6"},
+    ]
+    # a .txt file read as text, and a JSON Lines file named .txt read as JSON Lines
+    named_txt = tmp_path / "rows.txt"
+    named_txt.write_text('{"text": "a"}\n')
+    assert list(sftdata.read(named_txt)) == [PretrainRecord(text='{"text": "a"}')]
+    assert sftdata.convert(named_txt, tmp_path / "t.jsonl", to="trl", input_type="jsonl").written == 1
+    assert json.loads((tmp_path / "t.jsonl").read_text()) == {"text": "a"}
+    with pytest.raises(UsageError, match="unknown input type 'jsnl'"):
+        sftdata.convert(log, tmp_path / "x.jsonl", to="trl", input_type="jsnl")
