@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
 from . import files
-from .compression import suffix_of
+from .lines import BadSink
 
 #: Names ``--input-type`` takes, besides every registered suffix without its dot.
 BUILTIN_TYPES = ("json", "jsonl", "ndjson")
@@ -31,21 +30,21 @@ def input_types() -> list[str]:
     return sorted({*BUILTIN_TYPES, *(s.lstrip(".") for s in files._READERS if s.startswith("."))})
 
 
-def read_rows_as(path: str | os.PathLike[str], input_type: str | None, *, json_cells: bool = True, position: Any = None) -> Iterator[tuple[dict[str, Any], Any]]:
-    """Rows of ``path`` read as ``input_type`` (``None``: by its suffix, as ``read_rows``)."""
+def read_rows_as(
+    path: str | os.PathLike[str], input_type: str | None, *, json_cells: bool = True, position: Any = None, bad: BadSink | None = None
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Rows of ``path`` read as ``input_type`` (``None``: by its suffix, as ``read_rows``).
+
+    Every check of :func:`~sftdata.io.files.read_rows` applies (missing file, devices,
+    line cap, ``bad`` lines, the error budget); only the reader is chosen by name.
+    """
     if input_type is None:
-        return files.read_rows(path, json_cells=json_cells, position=position)
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"file not found: {p}", remedy="Check the path.")
+        return files.read_rows(path, json_cells=json_cells, position=position, bad=bad)
     kind = "." + input_type.lower().lstrip(".")
-    _, compression = suffix_of(p)
-    if kind in (".jsonl", ".ndjson"):
-        return files._read_jsonl(p, compression, position)
-    if kind == ".json":
-        return files._read_json(p, compression, position)
-    files._load_optional_io()
-    reader = files._READERS.get(kind)
-    if reader is None:
-        raise UsageError(f"unknown input type '{input_type}'.", remedy=f"Input types: {', '.join(input_types())}.")
-    return reader(p, json_cells=json_cells)
+    if kind not in (".json", ".jsonl", ".ndjson"):
+        if str(path) == "-":
+            raise UsageError(f"standard input is read as JSON Lines or a JSON array, not as '{input_type}'.", remedy="Pass a file path for other input types.")
+        files._load_optional_io()
+        if kind not in files._READERS:
+            raise UsageError(f"unknown input type '{input_type}'.", remedy=f"Input types: {', '.join(input_types())}.")
+    return files.read_rows(path, json_cells=json_cells, position=position, bad=bad, suffix=kind)

@@ -78,7 +78,7 @@ PROFILES: dict[str, Profile] = {
             roles=frozenset({"system", "user", "assistant"}),
             disabled=OPENAI_ONLY,
             # prompt-only rows are GRPO/RLOO datasets: worth a word, not a rejection
-            severity=(("prompt-only", "warning"),),
+            severity=(("prompt-only", "warning"), ("duplicate-key", "error")),
         ),
         Profile(
             "llamafactory",
@@ -87,13 +87,14 @@ PROFILES: dict[str, Profile] = {
             # LLaMA-Factory does not look inside tool calls beyond parsing them as JSON.
             disabled=_TOOL_SEMANTICS | OPENAI_ONLY,
             row_checks=("tools-string",),
+            severity=(("duplicate-key", "error"),),
         ),
         Profile(
             "openai",
             "OpenAI fine-tuning: known keys only, known roles, content present, an assistant message per example; what its API rejects "
             "(tool results without tool_call_id, video/audio, local image paths, images in assistant turns, weight on other turns) "
             "and a warning above a per-example token limit.",
-            severity=(("unknown-field", "error"),),
+            severity=(("unknown-field", "error"), ("duplicate-key", "error")),
         ),
     )
 }
