@@ -25,13 +25,18 @@ from ..errors import ReadError
 from ..record import Source
 from .compression import open_binary, suffix_of
 from .files import register_reader
+from .lines import TOO_LONG_REMEDY, TooLong, bounded_lines, max_line_bytes, too_long_message
 
 
 def read_text(path: Path, json_cells: bool = True) -> Iterator[tuple[dict[str, Any], Source]]:
     name = str(path)
     _, compression = suffix_of(path)
+    limit = max_line_bytes()
     with open_binary(path, compression) as fh:
-        for lineno, raw in enumerate(fh, 1):
+        # bounded: a line above --max-line-bytes is never held (as for JSON Lines)
+        for lineno, raw in enumerate(bounded_lines(fh, limit), 1):
+            if isinstance(raw, TooLong):
+                raise ReadError(too_long_message(raw.size, limit), path=name, line=lineno, code="too-long", remedy=TOO_LONG_REMEDY)
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -45,7 +50,7 @@ def read_text(path: Path, json_cells: bool = True) -> Iterator[tuple[dict[str, A
             if lineno == 1 and line.startswith("\ufeff"):
                 line = line[1:]  # a UTF-8 byte-order mark is not text
             # universal newlines, as the ``text`` loader reads: \n, \r\n and a lone \r
-            for piece in (line[:-1] if line.endswith("\n") else line).split("\r"):
+            for piece in line.split("\r"):
                 if piece:
                     yield {"text": piece}, Source(name, lineno, "line")
 

@@ -82,3 +82,34 @@ def test_input_type_forces_the_reader(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "t.jsonl").read_text()) == {"text": "a"}
     with pytest.raises(UsageError, match="unknown input type 'jsnl'"):
         sftdata.convert(log, tmp_path / "x.jsonl", to="trl", input_type="jsnl")
+
+
+def test_text_lines_are_capped_as_jsonl_lines_are(tmp_path: Path) -> None:
+    """--max-line-bytes applies to .txt too: a longer line is a located too-long error, never held."""
+    from sftdata.io.files import max_line_bytes, set_max_line_bytes
+
+    p = tmp_path / "big.txt"
+    p.write_bytes(b"short\n" + b"a" * 5000 + b"\r\nlast\n")
+    assert [row["text"] for row, _ in read_rows(p)] == ["short", "a" * 5000, "last"]
+    before = max_line_bytes()
+    set_max_line_bytes(1024)
+    try:
+        with pytest.raises(ReadError) as info:
+            list(read_rows(p))
+    finally:
+        set_max_line_bytes(before)
+    assert (info.value.path, info.value.line, info.value.code) == (str(p), 2, "too-long")
+
+
+def test_input_type_keeps_the_input_checks(tmp_path: Path) -> None:
+    """--input-type picks the reader only: missing files, unreadable lines sent to
+    --rejects and the same-file refusal work as for any other input."""
+    from sftdata.errors import InputNotFoundError
+
+    with pytest.raises(InputNotFoundError):
+        sftdata.detect(tmp_path / "missing.log", input_type="jsonl")
+    log = tmp_path / "export.log"
+    log.write_text('{"instruction": "2+2?", "output": "4"}\nnot json\n')
+    result = sftdata.convert(log, tmp_path / "out.jsonl", to="trl", input_type="jsonl", rejects=tmp_path / "rej.jsonl")
+    assert (result.read, result.written, result.rejected, result.reject_codes) == (2, 1, 1, {"invalid-json": 1})
+    assert [json.loads(ln)["source"] for ln in (tmp_path / "rej.jsonl").read_text().splitlines()] == [f"{log}:2"]
