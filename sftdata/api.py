@@ -15,7 +15,8 @@ from .errors import LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
 from .formats.fastpath import fast_path
 from .formats.rewrite import Rewrite, Steps
-from .io import atomic_path, read_rows, suffix_of, write_rows
+from .io import atomic_path, suffix_of, write_rows
+from .io.filetype import read_rows_as
 from .io.rejects import RejectSink
 from .progress import Ticker, progress
 from .record import Record, Source, _Record
@@ -66,10 +67,10 @@ def read(
     return _read(path, _resolve(path, format), rejects)
 
 
-def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None) -> Iterator[Record]:
+def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None, input_type: str | None = None) -> Iterator[Record]:
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
     bad = rejects.bad_line if rejects is not None else None
-    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position, bad=bad), fmt, rejects)
+    yield from decode_rows(read_rows_as(path, input_type, json_cells=not getattr(fmt, "raw_cells", False), position=position, bad=bad), fmt, rejects)
 
 
 def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, rejects: RejectSink | None) -> Iterator[Record]:
@@ -145,6 +146,10 @@ class ConvertResult:
     detection: DetectResult | None = None
     #: The LLaMA-Factory ``dataset_info.json`` entry written by ``register=``, if any.
     registered: dict[str, Any] | None = None
+    #: ``--unpair`` / ``--pair`` counts (see :class:`~sftdata.formats.pairing.Reshape`):
+    #: then ``read == reshape.records_in + decode rejects`` and
+    #: ``records_in -> written`` records, plus ``unmatched`` rows in the rejects.
+    reshape: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -158,6 +163,8 @@ class ConvertResult:
         }
         if self.registered is not None:
             out["registered"] = self.registered
+        if self.reshape is not None:
+            out["reshape"] = self.reshape
         return out
 
 
@@ -174,6 +181,8 @@ def convert(
     name: str | None = None,
     dataset_info: DatasetInfo | None = None,
     rewrite: Rewrite | None = None,
+    reshape: str | None = None,
+    input_type: str | None = None,
 ) -> ConvertResult:
     """Convert a file to another format.
 
@@ -194,6 +203,12 @@ def convert(
     ids (filled by default for ``openai``) and relative media paths for a new folder
     (off by default). On a terminal a progress bar (bytes read) shows on stderr.
 
+    ``reshape="unpair"`` writes each preference pair as a desirable and an undesirable KTO
+    record (TRL's ``unpair_preference_dataset``); ``reshape="pair"`` pairs KTO records with
+    the same prompt into preference records, and sends rows left without a partner to the
+    rejects (code ``unpaired-kto``). See :mod:`sftdata.formats.pairing`.
+    ``input_type`` (e.g. ``"jsonl"``) reads ``src`` as that file type whatever its suffix.
+
     >>> import json, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "in.jsonl").write_text(json.dumps({"conversations": [{"from": "human", "value": "Hi"},
@@ -210,34 +225,46 @@ def convert(
     elif src is None:
         raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
     else:
-        detection = detect(src, majority=rejects is not None) if from_ == "auto" else None
+        detection = detect(src, majority=rejects is not None, input_type=input_type) if from_ == "auto" else None
         source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
     target = _format_arg(to, "to")
-    if detection is not None and detection.kind not in target.kinds:
+    reshaper = _reshaper(reshape)
+    out_kind = reshaper.kind(detection.kind) if (detection is not None and reshaper is not None) else detection.kind if detection is not None else None
+    if detection is not None and out_kind not in target.kinds:
         raise UnsupportedKindError(
-            f"'{Path(src).name}' holds {detection.kind} records, which format '{target.name}' cannot carry (it carries: {', '.join(target.kinds)}).",
+            f"'{Path(src).name}' holds {detection.kind} records, written as {out_kind}, which format '{target.name}' cannot carry (it carries: {', '.join(target.kinds)}).",
             path=str(src),
             remedy="Choose a target that carries this kind; `sftdata formats` lists them.",
         )
     if register is not None:
         from .io.register import check_registrable
 
-        check_registrable(register, dst, target, detection.kind if detection else "sft")
+        check_registrable(register, dst, target, out_kind or "sft")  # type: ignore[arg-type]
     # LLaMA-Factory resolves an entry's media against its dataset_dir (media_dir's default)
     input_dir = Path(dataset_info[0]).resolve().parent if dataset_info is not None else None
     steps = (rewrite or Rewrite()).steps(target, src, dst, input_dir)
-    n_workers = _parallel_workers(src, dst, workers)
+    n_workers = 1 if (reshaper is not None or input_type is not None) else _parallel_workers(src, dst, workers)
     unit, total = _meter(src)
     bar = functools.partial(progress, f"converting {Path(src).name}", total, unit)
     if n_workers > 1:
         result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection, steps, bar)
     else:
         with bar() as ticker:
-            job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit)
+            job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit, reshaper, input_type)
             result, kinds, columns = job.run(src, dst)
     if register is not None:
         result.registered = _register(register, name or Path(dst).name.split(".")[0], dst, target, kinds, columns, detection)
     return result
+
+
+def _reshaper(mode: str | None) -> Any:
+    if mode is None:
+        return None
+    if mode not in ("unpair", "pair"):
+        raise UsageError(f"unknown reshape '{mode}'.", remedy="Use reshape='unpair' (preference -> KTO) or 'pair' (KTO -> preference).")
+    from .formats.pairing import Reshape
+
+    return Reshape(mode)
 
 
 def _meter(src: str | os.PathLike[str]) -> tuple[Any, int | None]:
@@ -266,6 +293,8 @@ class _Serial:
     steps: Steps
     ticker: Ticker
     unit: str
+    reshaper: Any = None
+    input_type: str | None = None
     counter: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     columns: set[str] = field(default_factory=set)
@@ -275,34 +304,46 @@ class _Serial:
         with RejectSink(self.rejects) as sink:
             keep = sink if self.rejects is not None else None
             position = self.ticker.update if self.unit == "bytes" else None
-            fast = fast_path(self.source_fmt, self.target)
+            fast = fast_path(self.source_fmt, self.target) if self.reshaper is None else None
             if fast is not None:
                 rows = self._fast_rows(src, fast, losses, keep, position)
             else:
-                rows = encode_all(self._records(src, keep, position), self.target, losses, self.strict)
+                records = self._records(src, keep, position)
+                if self.reshaper is not None:
+                    records = self._kinds(self.reshaper(records, sink, self.source_fmt))
+                rows = encode_all(records, self.target, losses, self.strict)
             written = write_rows(self._tracked(rows) if self.track else rows, dst)
+        unmatched = self.reshaper.unmatched if self.reshaper is not None else 0
         result = ConvertResult(
             self.source_fmt.name,
             self.target.name,
-            read=self.counter["read"] + sink.total,
+            read=self.counter["read"] + sink.total - unmatched,
             written=written,
             rejected=sink.total,
             reject_codes=dict(sink.counts),
             losses=losses.to_dict(),
             detection=self.detection,
+            reshape=self.reshaper.to_dict() if self.reshaper is not None else None,
         )
         return result, self.kinds, self.columns
 
     def _records(self, src: str | os.PathLike[str], rejects: RejectSink | None, position: Any) -> Iterator[Record]:
         step = self.steps if self.steps else None
         tick = self.ticker if position is None else None
-        for record in _read(src, self.source_fmt, rejects, position):
+        for record in _read(src, self.source_fmt, rejects, position, self.input_type):
             self.counter["read"] += 1
-            if self.track:
+            if self.track and self.reshaper is None:
                 self.kinds[record.kind] += 1
             if tick is not None:
                 tick()
             yield record if step is None else step(record)
+
+    def _kinds(self, records: Iterator[Record]) -> Iterator[Record]:
+        """The kinds written (for ``register``), counted after ``--unpair``/``--pair``."""
+        for record in records:
+            if self.track:
+                self.kinds[record.kind] += 1
+            yield record
 
     def _tracked(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for row in rows:
@@ -314,7 +355,7 @@ class _Serial:
         step = self.steps if self.steps else None
         wire = self.steps.wire if self.steps.tool_ids else None
         n = 0
-        for row, source in read_rows(src, position=position, bad=rejects.bad_line if rejects is not None else None):
+        for row, source in read_rows_as(src, self.input_type, position=position, bad=rejects.bad_line if rejects is not None else None):
             out = fast(row)
             if out is not None:
                 n += 1

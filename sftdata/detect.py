@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import DetectionError, UsageError
 from .formats import Format, all_formats
-from .io import read_rows
+from .io.filetype import read_rows_as
 from .record import Kind
 
 SAMPLE_SIZE = 200
@@ -89,7 +89,9 @@ def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[
 DatasetInfo = tuple["str | os.PathLike[str]", str]
 
 
-def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE, *, dataset_info: DatasetInfo | None = None, majority: bool = False) -> DetectResult:
+def detect(
+    path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE, *, dataset_info: DatasetInfo | None = None, majority: bool = False, input_type: str | None = None
+) -> DetectResult:
     """Detect the format and kind of a file from its first ``sample`` rows.
 
     ``majority=True``: skip unreadable lines and go by the rows most formats agree on
@@ -97,6 +99,7 @@ def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE
 
     ``dataset_info=(path_to_dataset_info_json, name)`` checks the file against that
     LLaMA-Factory entry's column mapping instead (``path`` defaults to its file).
+    ``input_type`` (e.g. ``"jsonl"``) reads the file as that type whatever its suffix.
 
     >>> detect("fixtures/sharegpt/sft.jsonl").format  # doctest: +SKIP
     'sharegpt'
@@ -110,5 +113,5 @@ def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE
     if path is None:
         raise UsageError("no input file given.", remedy="Pass a file, or --dataset-info PATH NAME.")
     skip = (lambda *_: None) if majority else None
-    rows = [row for row, _ in itertools.islice(read_rows(path, bad=skip), sample)]
+    rows = [row for row, _ in itertools.islice(read_rows_as(path, input_type, bad=skip), sample)]
     return detect_rows(rows, str(path), formats, majority=majority)

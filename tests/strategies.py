@@ -163,8 +163,8 @@ def records(carry: Carry, kinds: tuple[str, ...] = ("sft", "preference", "kto", 
 
 
 # -- random raw rows for "nothing lost" properties -----------------------------------------
-INNER_KEYS = ["role", "content", "from", "value", "type", "text", "image_url", "url", "input_audio", "data", "tool_calls", "function", "name", "arguments", "id", "tool_call_id", "weight", "reasoning_content"]
-_inner_value = st.one_of(json_value, st.sampled_from(["user", "assistant", "system", "tool", "human", "gpt", "function_call", "observation", "text", "image", "image_url", "<image>x"]))
+INNER_KEYS = ["role", "content", "from", "value", "type", "text", "image_url", "url", "input_audio", "data", "tool_calls", "function", "name", "arguments", "id", "tool_call_id", "weight", "reasoning_content", "loss_weight"]
+_inner_value = st.one_of(json_value, st.sampled_from(["user", "assistant", "system", "tool", "human", "gpt", "function_call", "observation", "text", "image", "image_url", "reasoning", "tool_call", "<image>x"]))
 _inner = st.dictionaries(st.sampled_from(INNER_KEYS), st.one_of(_inner_value, st.lists(st.dictionaries(st.sampled_from(INNER_KEYS), _inner_value, max_size=3), max_size=2)), max_size=4)
 
 

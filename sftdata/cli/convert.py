@@ -38,6 +38,9 @@ _DATASET_INFO = click.option(
 @click.option("--tool-ids/--no-tool-ids", "tool_ids", default=None, help="Give tool calls without an id a stable one (call_<message>_<k>) and each tool result its call's id. Default: on for --to openai, off otherwise.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Folder that relative media paths in INPUT are relative to (default: INPUT's folder). Turns on media path rewriting.")
 @click.option("--media-base", type=click.Path(file_okay=False), default=None, help="Rewrite relative media paths to be relative to this folder (default with --media-root: the output's folder); URLs and absolute paths are kept.")
+@click.option("--input-type", "input_type", default=None, metavar="TYPE", help="Read INPUT as this file type whatever its suffix: jsonl, json, csv, tsv, parquet, xlsx, txt (e.g. a JSON Lines file named data.log).")
+@click.option("--unpair", is_flag=True, help="Write each preference pair as two KTO rows: prompt + chosen (label true) and prompt + rejected (label false), as TRL's unpair_preference_dataset does.")
+@click.option("--pair", "pair_", is_flag=True, help="Pair KTO rows with the same prompt into preference rows (a desirable with an undesirable, in file order); rows left without a partner go to --rejects (unpaired-kto).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert_cmd(
     input: str | None,
@@ -57,6 +60,9 @@ def convert_cmd(
     tool_ids: bool | None,
     media_root: str | None,
     media_base: str | None,
+    input_type: str | None,
+    unpair: bool,
+    pair_: bool,
     as_json: bool,
 ) -> None:
     """Convert INPUT to another format.
@@ -68,6 +74,7 @@ def convert_cmd(
       sftdata convert answers.xlsx -o train.json --to alpaca --map input=A --map output=B --instruction "Answer briefly."
       sftdata convert --dataset-info data/dataset_info.json kto_en_demo -o kto.jsonl --to trl
       sftdata convert data/mllm.json -o out/mllm.jsonl --to openai --media-base out/
+      sftdata convert dpo_en_demo.json -o kto.jsonl --to trl --unpair
     """
     from ..api import convert
     from ..formats.rewrite import Rewrite
@@ -85,16 +92,22 @@ def convert_cmd(
         source = TableFormat.for_file(input, TableMapping.parse(maps, sets, instruction=instruction, system=system))
     if name is not None and register is None:
         raise UsageError("--name needs --register DATASET_INFO_JSON.", remedy="Add --register path/to/dataset_info.json.")
+    if unpair and pair_:
+        raise UsageError("--unpair and --pair cannot be combined.", remedy="Use --unpair (preference -> KTO) or --pair (KTO -> preference).")
     rewrite = Rewrite(tool_call_ids=tool_ids, media_root=media_root, media_base=media_base)
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite)
+    reshape = "unpair" if unpair else "pair" if pair_ else None
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite, reshape=reshape, input_type=input_type)
     input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(f"{input} ({result.source_format}) -> {output} ({result.target_format}): read {result.read}, written {result.written}, rejected {result.rejected}")
+    if result.reshape is not None:
+        r = result.reshape
+        click.echo(f"{r['mode']}: {r['records_in']} records -> {r['records_out']}" + (f"; {r['unmatched']} without a partner (rejected as unpaired-kto)" if r["mode"] == "pair" else ""))
     if result.rejected:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(result.reject_codes.items()))
-        click.echo(f"rejected by reason: {codes}; see {rejects}")
+        click.echo(f"rejected by reason: {codes}" + (f"; see {rejects}" if rejects else ""))
     if result.losses:
         lost = ", ".join(f"{k} ({v} records)" for k, v in result.losses.items())
         click.echo(f"not carried by {result.target_format}: {lost}")
@@ -134,11 +147,12 @@ def formats_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
+    width = max(12, *(len(row["name"]) for row in rows))
     for row in rows:
-        click.echo(f"{row['name']:<12} kinds: {', '.join(row['kinds'])}")
-        click.echo(f"{'':<12} {row['summary']}")
+        click.echo(f"{row['name']:<{width}} kinds: {', '.join(row['kinds'])}")
+        click.echo(f"{'':<{width}} {row['summary']}")
         if row["cannot_carry"]:
-            click.echo(f"{'':<12} cannot carry: {'; '.join(row['cannot_carry'])}")
+            click.echo(f"{'':<{width}} cannot carry: {'; '.join(row['cannot_carry'])}")
 
 
 @click.command("schema")

@@ -22,6 +22,8 @@ import orjson
 @click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
 @click.option("--no-media-check", is_flag=True, help="Do not open media files (placeholder counts are still checked).")
 @click.option("--max-chars", type=int, default=100_000, show_default=True, help="Warn (long-record) above this many characters of text per record.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=65_536, show_default=True, help="Profile openai: warn (long-example-tokens) above this many tokens per example; set your model's limit.")
+@click.option("--tokenizer", default="qwen2.5", show_default=True, help="Tokenizer that counts --max-tokens (a built-in name, a cached tiktoken encoding such as o200k_base, or a local folder).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes for large sharegpt JSONL files.")
 def validate_cmd(
     input: str | None,
@@ -37,6 +39,8 @@ def validate_cmd(
     media_root: str | None,
     no_media_check: bool,
     max_chars: int,
+    max_tokens: int,
+    tokenizer: str,
     workers: int,
 ) -> None:
     """Check INPUT before training: every problem with file:line, field, rule and remedy.
@@ -66,6 +70,8 @@ def validate_cmd(
         media_root=media_root,
         check_media=not no_media_check,
         max_chars=max_chars,
+        max_tokens=max_tokens,
+        tokenizer=tokenizer,
     )
     if report_format == "json":
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())

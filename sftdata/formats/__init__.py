@@ -9,7 +9,7 @@ import importlib
 
 from .base import Detection, Format, LossReport, all_formats, get_format, register_format
 
-_BUILTIN = ("alpaca", "openai", "sharegpt", "trl")
+_BUILTIN = ("alpaca", "llamafactory_v1", "openai", "openai_preference", "sharegpt", "trl")
 _loaded = False
 
 

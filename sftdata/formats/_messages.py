@@ -207,7 +207,9 @@ class MessageCodec:
         kind = _OUT_URL_PART[modality]
         return {"type": kind, kind: {"url": url}}
 
-    def encode_one(self, msg: Message, media: Media, lost: list[str]) -> dict[str, Any]:
+    def encode_one(self, msg: Message, media: Media, lost: list[str], parts: bool = False) -> dict[str, Any]:
+        """One message on the wire; ``parts`` writes text content as a list of parts too
+        (TRL's convention for every turn of a row that has media)."""
         out: dict[str, Any] = {"role": msg.role}
         content = msg.content
         reasoning: str | None = None
@@ -218,7 +220,12 @@ class MessageCodec:
             elif not content:
                 content = ""
         if isinstance(content, str):
-            out["content"] = None if (content == "" and msg.tool_calls and self.style == "openai") else content
+            if content == "" and msg.tool_calls and self.style == "openai":
+                out["content"] = None
+            elif parts:
+                out["content"] = [{"type": "text", "text": content}] if content else []
+            else:
+                out["content"] = content
         else:
             out["content"] = [self._encode_part(p, media, lost) for p in content]
         if reasoning is not None:
@@ -252,5 +259,13 @@ class MessageCodec:
             lost.append("message.train/weight")
         return out
 
-    def encode_list(self, messages: tuple[Message, ...], media: Media, lost: list[str]) -> list[dict[str, Any]]:
-        return [self.encode_one(m, media, lost) for m in messages]
+    def encode_list(self, messages: tuple[Message, ...], media: Media, lost: list[str], parts: bool = False) -> list[dict[str, Any]]:
+        return [self.encode_one(m, media, lost, parts) for m in messages]
+
+
+def has_media(*branches: tuple[Message, ...]) -> bool:
+    """Whether any message of a record holds a media part: then every turn is written as
+    a list of parts. TRL's ``prepare_multimodal_messages`` puts the row's images before
+    the first user turn whose content is a string, so a row mixing strings and part
+    lists gets more image placeholders than images."""
+    return any(not isinstance(m.content, str) and m.media() for branch in branches for m in branch)

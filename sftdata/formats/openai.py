@@ -27,8 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from ..errors import Issue
 from ..record import Kind, KTORecord, PreferenceRecord, Record, SFTRecord, Source
 from . import _common as c
-from ._messages import Media, MessageCodec
+from ._messages import Media, MessageCodec, has_media
 from .base import Detection, Format, Row, register_format
+from .llamafactory_v1 import is_v1_message
 
 KTO_TAGS = ("label", "kto_tag")
 
@@ -147,6 +148,8 @@ class OpenAI(Format):
         msgs = row.get("messages")
         if not isinstance(msgs, list) or not msgs or not isinstance(msgs[0], dict) or "role" not in msgs[0]:
             return Detection(0.0)
+        if any(is_v1_message(m) for m in msgs):
+            return Detection(0.0)  # LLaMA-Factory v1 blocks ({type, value}, loss_weight): not readable here
         kind: Kind = "sft"
         if "chosen" in row and "rejected" in row:
             kind = "preference"
@@ -190,7 +193,12 @@ class OpenAI(Format):
             raise self.refuse(record)
         lost: list[str] = []
         media = Media.empty()
-        enc = self.codec.encode_list
+        branches = (record.messages,) if isinstance(record, SFTRecord) else (record.prompt, record.chosen, record.rejected) if isinstance(record, PreferenceRecord) else (record.prompt, record.completion)  # type: ignore[union-attr]
+        parts = has_media(*branches)
+
+        def enc(messages: tuple[Any, ...], media: Media, lost: list[str]) -> list[dict[str, Any]]:
+            return self.codec.encode_list(messages, media, lost, parts)
+
         if isinstance(record, SFTRecord):
             row: Row = {"messages": enc(record.messages, media, lost)}
         elif isinstance(record, PreferenceRecord):

@@ -33,9 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from ..errors import Issue
 from ..record import Kind, KTORecord, Message, PreferenceRecord, PretrainRecord, Record, SFTRecord, Source
 from . import _common as c
-from ._messages import Media, MessageCodec
+from ._messages import Media, MessageCodec, has_media
 from ._pairs import message_losses
 from .base import Detection, Format, Row, register_format
+from .llamafactory_v1 import is_v1_message
 from .openai import WireMessage, tools_wire
 
 Style = Literal["conversational", "standard"]
@@ -126,7 +127,7 @@ class TRL(Format):
         conversational = isinstance(lead, list) and (not lead or isinstance(lead[0], dict))
         if not conversational and not isinstance(lead, str):
             return Detection(0.0)
-        if columns == "messages" and not conversational:
+        if columns == "messages" and (not conversational or any(is_v1_message(m) for m in lead)):  # type: ignore[union-attr]
             return Detection(0.0)
         if columns in ("messages", "text"):
             # openai (messages) and alpaca (text) are the usual names for these shapes
@@ -196,8 +197,8 @@ class TRL(Format):
         return cls(**fields, tools=tools, extra=extra, source=source)  # type: ignore[return-value]
 
     # -- encoding ----------------------------------------------------------------------
-    def _write(self, messages: tuple[Message, ...], role: str, media: Media, lost: list[str]) -> Any:
-        return self.codec.encode_list(messages, media, lost)
+    def _write(self, messages: tuple[Message, ...], role: str, media: Media, lost: list[str], parts: bool = False) -> Any:
+        return self.codec.encode_list(messages, media, lost, parts)
 
     def encode(self, record: Record) -> tuple[Row, list[str]]:
         lost: list[str] = []
@@ -205,7 +206,12 @@ class TRL(Format):
             row: Row = {"text": record.text}
         else:
             media = Media.empty()
-            w = self._write
+            branches = (record.messages,) if isinstance(record, SFTRecord) else (record.prompt, record.chosen, record.rejected) if isinstance(record, PreferenceRecord) else (record.prompt, record.completion)  # type: ignore[union-attr]
+            parts = has_media(*branches)
+
+            def w(messages: tuple[Message, ...], role: str, media: Media, lost: list[str]) -> Any:
+                return self._write(messages, role, media, lost, parts)
+
             if isinstance(record, SFTRecord):
                 msgs = record.messages
                 if self.style == "conversational":
@@ -243,7 +249,7 @@ class TRLStandard(TRL):
     cannot_carry = (LOST_TURNS, LOST_RICH, "reasoning parts", "tool result ids/names", "message.train/weight")
     style: Style = "standard"
 
-    def _write(self, messages: tuple[Message, ...], role: str, media: Media, lost: list[str]) -> Any:
+    def _write(self, messages: tuple[Message, ...], role: str, media: Media, lost: list[str], parts: bool = False) -> Any:
         """One message of the expected role becomes its text; anything else is reported."""
         if len(messages) != 1 or messages[0].role != role:
             lost.append(LOST_TURNS)

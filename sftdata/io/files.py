@@ -198,7 +198,7 @@ def _read_json(path: Path, compression: str | None = None, position: Position | 
         yield row, Source(name, i, "record")
 
 
-def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None, bad: BadSink | None = None) -> Iterator[tuple[Row, Source]]:
+def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None, bad: BadSink | None = None, suffix: str | None = None) -> Iterator[tuple[Row, Source]]:
     """Rows of any supported file, each with its provenance.
 
     ``json_cells=False`` keeps CSV/xlsx cells as written instead of applying the
@@ -208,11 +208,13 @@ def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position
     file size times the share of records done), for a progress bar.
     ``bad`` (see :data:`BadSink`) receives each line that is not a JSON object (invalid
     JSON, a scalar, a line above the cap) instead of the read stopping at it.
+    ``suffix`` (e.g. ``".jsonl"``) picks the reader instead of the file's own suffix
+    (``--input-type``, see :mod:`.filetype`); a ``.gz``/``.zst`` suffix still decompresses.
     """
     from .safety import active_budget
 
     b = active_budget()
-    rows = _read_rows(path, json_cells, position, bad)
+    rows = _read_rows(path, json_cells, position, bad, suffix)
     return rows if b is None else _counted(rows, str(path), b)
 
 
@@ -224,7 +226,7 @@ def _counted(rows: Iterator[tuple[Row, Source]], path: str, budget: Any) -> Iter
     budget.note_read(path, n)
 
 
-def _read_rows(path: str | os.PathLike[str], json_cells: bool, position: Position | None, bad: BadSink | None) -> Iterator[tuple[Row, Source]]:
+def _read_rows(path: str | os.PathLike[str], json_cells: bool, position: Position | None, bad: BadSink | None, as_suffix: str | None = None) -> Iterator[tuple[Row, Source]]:
     p = Path(path)
     if str(path) == "-":
         from .stdio import stdin_rows
@@ -237,6 +239,7 @@ def _read_rows(path: str | os.PathLike[str], json_cells: bool, position: Positio
     if not p.is_dir():
         check_regular(p)
     suffix, compression = suffix_of(p)
+    suffix = as_suffix or suffix
     if suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(p, compression, position, bad)
     if suffix == ".json":
@@ -252,7 +255,7 @@ def _load_optional_io() -> None:
     """Import the modules that register other suffixes (they import heavy packages lazily)."""
     import importlib
 
-    for module in ("tables", "parquet", "hf"):
+    for module in ("tables", "parquet", "hf", "text"):
         with contextlib.suppress(ModuleNotFoundError):
             importlib.import_module(f"{__package__}.{module}")
 

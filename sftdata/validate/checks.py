@@ -34,6 +34,9 @@ class Context:
     turns: dict[Section, list[Turn]]
     profile: Profile
     max_chars: int = 100_000
+    #: the per-example token limit of the ``openai`` profile, and the counter it uses
+    max_tokens: int | None = None
+    count_tokens: Callable[[str], int] | None = None
     base_dir: Path | None = None
     media_root: Path | None = None
     check_media: bool = True

@@ -23,6 +23,7 @@ from ..errors import Issue, RecordError, Severity
 from ..formats import Format, all_formats, get_format
 from ..record import KTORecord, Source
 from . import checks, media, tools
+from . import openai as openai_rules
 from .fixes import ROLE_ALIASES, FixSpec, Repair, fix_row, fix_spec
 from .profiles import Profile
 from .reader import RawRow, duplicate_keys
@@ -37,6 +38,7 @@ RECORD_CHECKS: tuple[Callable[[checks.Context], None], ...] = (
     tools.check_tools,
     media.check_media,
     checks.check_length,
+    openai_rules.check_openai,
 )
 
 
@@ -51,6 +53,10 @@ class Options:
     media_root: Path | None = None
     check_media: bool = True
     max_chars: int = 100_000
+    #: per-example token limit (``long-example-tokens``, checked by the ``openai`` profile)
+    max_tokens: int = 65_536
+    #: the tokenizer that counts those tokens (a name for ``sftdata.tokenizers.get_tokenizer``)
+    tokenizer: str = "qwen2.5"
     #: accept clean sharegpt JSONL rows without decoding them (same verdicts, faster)
     fast: bool = True
 
@@ -150,6 +156,7 @@ class Validator:
         self.labels: Counter[bool] = Counter()
         self._n = 0
         self._others: list[Format] | None = None
+        self._tokenizer: Any = None
         spec = getattr(fmt, "spec", None)
         media_cols = getattr(spec, "media", None) if getattr(fmt, "name", "") == "sharegpt" else None
         self.media_field = (lambda mod, k: f"{media_cols[mod]}[{k}]") if media_cols else None
@@ -257,6 +264,8 @@ class Validator:
             turns_of(record, locate),
             self.profile,
             max_chars=self.options.max_chars,
+            max_tokens=self.options.max_tokens,
+            count_tokens=self._count_tokens,
             base_dir=self.base_dir,
             media_root=self.options.media_root,
             check_media=self.options.check_media,
@@ -270,6 +279,14 @@ class Validator:
         if isinstance(record, KTORecord):
             self.labels[record.label] += 1
         return ctx.issues
+
+    def _count_tokens(self, text: str) -> int:
+        # built on first use: only records over max_tokens bytes under the openai profile get here
+        if self._tokenizer is None:
+            from ..tokenizers import get_tokenizer
+
+            self._tokenizer = get_tokenizer(self.options.tokenizer)
+        return len(self._tokenizer.encode(text))
 
     def file_issues(self, total: int) -> list[Issue]:
         out = []

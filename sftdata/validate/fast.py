@@ -252,7 +252,14 @@ def fast_spec(validator: Validator) -> FastSpec | None:
     if getattr(fmt, "name", None) != "sharegpt" or spec is None or opts.fix or not opts.fast:
         return None
     profile = validator.profile
-    return FastSpec(spec, opts.max_chars, allow_tools="tool" in profile.roles)
+    limit = opts.max_chars
+    if profile.enabled("long-example-tokens"):
+        # a character is at most 4 UTF-8 bytes and a token at least one: rows this short
+        # cannot pass the openai profile's token limit
+        limit = min(limit, opts.max_tokens // 4)
+    # the openai profile wants a tool_call_id on every tool result, which sharegpt rows lack
+    allow_tools = "tool" in profile.roles and not profile.enabled("tool-call-id-missing")
+    return FastSpec(spec, limit, allow_tools=allow_tools)
 
 
 def fast_outcomes(path: str | os.PathLike[str], validator: Validator, workers: int = 1, want_rows: bool = False) -> Iterator[Outcome | CleanBatch] | None:

@@ -10,7 +10,10 @@ llamafactory   LLaMA-Factory's converter: user/observation at even positions and
                assistant/function_call at odd ones, message-count parity, boolean
                ``kto_tag``, media counts, ``tools`` as a JSON string
 openai         the OpenAI fine-tuning checks: known keys only, known roles, content
-               present, an assistant message per example, weights 0 or 1
+               present, an assistant message per example, weights 0 or 1 and only on
+               assistant turns, tool results with ``tool_call_id``, images only (no
+               video/audio) as URLs, none in assistant turns; a warning above
+               ``max_tokens`` tokens per example
 =============  ==========================================================================
 
 >>> sorted(get_profile("trl").roles)
@@ -58,18 +61,22 @@ class Profile:
 
 
 _TOOL_SEMANTICS: frozenset[RuleCode] = frozenset({"undeclared-tool", "tool-arguments-schema", "orphan-tool-result"})
+#: What OpenAI's fine-tuning API rejects and other trainers accept (see validate/openai.py).
+OPENAI_ONLY: frozenset[RuleCode] = frozenset(
+    {"invalid-weight", "weight-role", "tool-call-id-missing", "media-type-unsupported", "image-url-local", "image-in-assistant", "long-example-tokens"}
+)
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         # Fractional weights are a feature of sftdata's own trainer, so only OpenAI rejects them.
-        Profile("sftdata", "Every rule (except the OpenAI-only weight rule): the strictest reading of the dataset.", disabled=frozenset({"invalid-weight"})),
+        Profile("sftdata", "Every rule (except the OpenAI-only rules): the strictest reading of the dataset.", disabled=OPENAI_ONLY),
         Profile(
             "trl",
             "TRL: messages of system/user/assistant, system only first, user/assistant pairs; or one non-empty text. Prompt-only rows (GRPO, RLOO) are a warning.",
             order="pairs",
             roles=frozenset({"system", "user", "assistant"}),
-            disabled=frozenset({"invalid-weight"}),
+            disabled=OPENAI_ONLY,
             # prompt-only rows are GRPO/RLOO datasets: worth a word, not a rejection
             severity=(("prompt-only", "warning"), ("duplicate-key", "error")),
         ),
@@ -78,13 +85,15 @@ PROFILES: dict[str, Profile] = {
             "LLaMA-Factory: role positions, message-count parity, boolean kto_tag, media counts, tools as a JSON string.",
             order="positions",
             # LLaMA-Factory does not look inside tool calls beyond parsing them as JSON.
-            disabled=_TOOL_SEMANTICS | {"invalid-weight"},
+            disabled=_TOOL_SEMANTICS | OPENAI_ONLY,
             row_checks=("tools-string",),
             severity=(("duplicate-key", "error"),),
         ),
         Profile(
             "openai",
-            "OpenAI fine-tuning: known keys only, known roles, content present, an assistant message per example.",
+            "OpenAI fine-tuning: known keys only, known roles, content present, an assistant message per example; what its API rejects "
+            "(tool results without tool_call_id, video/audio, local image paths, images in assistant turns, weight on other turns) "
+            "and a warning above a per-example token limit.",
             severity=(("unknown-field", "error"), ("duplicate-key", "error")),
         ),
     )
@@ -103,4 +112,4 @@ def get_profile(name: str | Profile) -> Profile:
     raise UsageError(f"unknown profile '{name}'.{hint} Known profiles: {', '.join(sorted(PROFILES))}.")
 
 
-__all__ = ["PROFILES", "OrderPolicy", "Profile", "get_profile"]
+__all__ = ["OPENAI_ONLY", "PROFILES", "OrderPolicy", "Profile", "get_profile"]

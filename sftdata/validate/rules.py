@@ -44,16 +44,21 @@ RuleCode = Literal[
     "prompt-only",
     "empty-content",
     "invalid-weight",
+    "weight-role",
     # tools
     "invalid-tool-call",
     "tool-arguments-json",
     "undeclared-tool",
     "tool-arguments-schema",
     "orphan-tool-result",
+    "tool-call-id-missing",
     # multimodal
     "media-count",
     "media-missing",
     "media-unreadable",
+    "media-type-unsupported",
+    "image-url-local",
+    "image-in-assistant",
     # preference
     "preference-empty",
     "preference-role",
@@ -66,6 +71,7 @@ RuleCode = Literal[
     # quality warnings
     "duplicate-record",
     "long-record",
+    "long-example-tokens",
     "surrounding-whitespace",
 ]
 RULE_CODES: tuple[RuleCode, ...] = get_args(RuleCode)
@@ -132,6 +138,8 @@ _CATALOGUE: tuple[Rule, ...] = (
        "Fill in the content or drop the turn."),
     _r("invalid-weight", "error", "conversation", "A message weight other than 0 or 1; only the `openai` profile checks it (the OpenAI fine-tuning API accepts only these).",
        "Use weight 0 (do not train on this turn) or 1."),
+    _r("weight-role", "error", "conversation", "A `weight` (train flag or loss weight) on a message that is not the assistant's; OpenAI's API rejects it. Only the `openai` profile checks it.",
+       "Remove `weight` from system, user and tool messages."),
     _r("invalid-tool-call", "error", "tools", "A function call that is not a JSON object with a string `name`.",
        "Spell each call as {\"name\": ..., \"arguments\": {...}}."),
     _r("tool-arguments-json", "error", "tools", "Tool-call arguments that are not valid JSON, or not a JSON object.",
@@ -143,12 +151,20 @@ _CATALOGUE: tuple[Rule, ...] = (
        "Fix the arguments or the tool's `parameters` schema.", strict_error=True),
     _r("orphan-tool-result", "error", "tools", "A tool result that does not follow a tool call, or whose call id matches no pending call.",
        "Put each tool result right after the assistant turn that made the call, with the call's id."),
+    _r("tool-call-id-missing", "error", "tools", "A tool result without `tool_call_id`; OpenAI's API rejects it. Only the `openai` profile checks it.",
+       "`sftdata convert --to openai` gives every call an id and each result its call's id (`--tool-ids`)."),
     _r("media-count", "error", "multimodal", "The number of <image>/<video>/<audio> placeholders differs from the number of media items.",
        "Add or remove placeholders so each media item has exactly one, in order."),
     _r("media-missing", "error", "multimodal", "A media file that does not exist (paths are relative to the dataset file, or to `--media-root`).",
        "Fix the path, copy the file, or pass `--media-root DIR`."),
     _r("media-unreadable", "error", "multimodal", "An image file that exists but does not decode (checked when Pillow is installed).",
        "Re-export the image, or drop the record."),
+    _r("media-type-unsupported", "error", "multimodal", "A video or audio part; OpenAI fine-tuning takes text and images only. Only the `openai` profile checks it.",
+       "Drop the video/audio parts, or fine-tune elsewhere (`sftdata convert --to sharegpt` for LLaMA-Factory)."),
+    _r("image-url-local", "error", "multimodal", "An image given by a local path; OpenAI's API takes only `http(s)://` URLs and `data:image/...;base64,` URIs. Only the `openai` profile checks it.",
+       "Upload the images and use their URLs, or inline them as base64 data URIs."),
+    _r("image-in-assistant", "error", "multimodal", "An image in an assistant message; OpenAI's API accepts images only in user (and system) messages. Only the `openai` profile checks it.",
+       "Move the image to the user turn, or drop it."),
     _r("preference-empty", "error", "preference", "A chosen or rejected answer that is empty.", "Fill in both answers or drop the pair."),
     _r("preference-role", "error", "preference", "A chosen or rejected answer that is not an assistant message.",
        "Both answers must be the assistant's; the prompt holds the user turns."),
@@ -161,6 +177,10 @@ _CATALOGUE: tuple[Rule, ...] = (
        "Deduplicate with `sftdata dedup` or drop the copies."),
     _r("long-record", "warning", "quality", "A record longer than the limit (100,000 characters by default); trainers truncate it.",
        "Split the conversation, or raise the limit with `--max-chars`."),
+    _r("long-example-tokens", "warning", "quality", "An example longer than the per-example token limit (`--max-tokens`, default 65,536, the limit of OpenAI's gpt-4o and gpt-4o-mini examples); "
+       "OpenAI skips or rejects such examples. Counted over message texts, reasoning and tool calls with `--tokenizer` (default qwen2.5, offline: pass o200k_base "
+       "when tiktoken has it cached for OpenAI's own count). Only the `openai` profile checks it.",
+       "Split or shorten the example, or set `--max-tokens` to your model's limit."),
     _r("surrounding-whitespace", "warning", "quality", "Content with leading or trailing whitespace, which becomes tokens the model learns.",
        "Trim it; `--fix` does."),
 )

@@ -51,7 +51,10 @@ def test_parts_audio_and_reasoning() -> None:
         Message(role="user", content=(TextPart(text="Listen"), AudioPart(url="data:audio/mp3;base64,QUJD"))),
         Message(role="assistant", content=(ReasoningPart(text="It rings."), TextPart(text="A bell."))),
     )
-    assert OPENAI.encode(rec) == (row, [])
+    # a row with media writes every turn's content as parts (TRL's multimodal convention)
+    written = {"messages": [row["messages"][0], {**row["messages"][1], "content": [{"type": "text", "text": "A bell."}]}]}
+    assert OPENAI.encode(rec) == (written, [])
+    assert OPENAI.decode(written) == rec
 
 
 def test_llamafactory_placeholders_become_url_parts() -> None:

@@ -30,10 +30,21 @@ CASES: dict[str, tuple[Carry, tuple[str, ...], list[str]]] = {
         ALL,
         ["instruction", "input", "output", "history", "system", "chosen", "rejected", "kto_tag", "label", "text", "images", "tools"],
     ),
+    "llamafactory-v1": (
+        # loss_weight round trips are in test_llamafactory_v1.py (0.0 on a user turn is the default)
+        Carry(media=MEDIA, tools=True, tool_calls=True, call_text=True, reasoning=True, multi_branch=True),
+        ("sft", "preference"),
+        ["messages", "chosen_messages", "rejected_messages", "tools", "extra_info"],
+    ),
     "openai": (
         Carry(media=MEDIA, tools=True, tool_calls=True, call_ids=True, call_text=True, reasoning=True, train_flags=True),
         ("sft", "preference", "kto"),
         ["messages", "tools", "chosen", "rejected", "label", "kto_tag", "images"],
+    ),
+    "openai-preference": (
+        Carry(media=MEDIA, tools=True, tool_calls=True, call_ids=True, call_text=True, reasoning=True, train_flags=True, multi_branch=True),
+        ("preference",),
+        ["input", "preferred_output", "non_preferred_output", "images"],
     ),
     "sharegpt": (
         Carry(media=MEDIA, tools=True, tool_calls=True),

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import pytest
 
+import sftdata
+
 from sftdata.errors import RecordError
 from sftdata.formats import get_format
 from sftdata.record import ImagePart, KTORecord, Message, PreferenceRecord, PretrainRecord, SFTRecord, TextPart, ToolCall
 
 TRL = get_format("trl")
 STD = get_format("trl-standard")
+OPENAI = get_format("openai")
 U, A, S = (lambda t: Message(role="user", content=t)), (lambda t: Message(role="assistant", content=t)), (lambda t: Message(role="system", content=t))
 
 
@@ -42,7 +45,23 @@ def test_vision_parts_fill_from_images_column() -> None:
     row = {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What?"}]}], "completion": conv(("assistant", "cat")), "images": ["c.jpg"]}
     rec = TRL.decode(row)
     assert rec.messages[0].content == (ImagePart(url="c.jpg"), TextPart(text="What?"))
-    assert TRL.encode(rec) == ({"messages": row["prompt"] + row["completion"], "images": ["c.jpg"]}, [])
+    # every turn of a row with media is a list of parts, as TRL's vision collator needs
+    answer = [{"role": "assistant", "content": [{"type": "text", "text": "cat"}]}]
+    assert TRL.encode(rec) == ({"messages": row["prompt"] + answer, "images": ["c.jpg"]}, [])
+
+
+def test_every_turn_of_a_media_row_passes_trls_vision_collator(realdata) -> None:  # type: ignore[no-untyped-def]
+    """TRL's own ``prepare_multimodal_messages`` accepts every converted mllm_demo row
+    (mixed string/part rows got one placeholder too many before)."""
+    data_utils = pytest.importorskip("trl.data_utils")
+    for record in sftdata.read(realdata / "mllm_demo.json"):
+        for fmt in (TRL, OPENAI):
+            row, lost = fmt.encode(record)
+            assert lost == []
+            assert all(isinstance(m["content"], list) for m in row["messages"])
+            images = [object()] * len(row.get("images", []))
+            prepared = data_utils.prepare_multimodal_messages(row["messages"], images=images)
+            assert [m["role"] for m in prepared] == [m.role for m in record.messages]
 
 
 def test_standard_reports_what_it_cannot_carry() -> None:
