@@ -7,7 +7,9 @@ import sys
 import click
 import orjson
 
+from . import quiet
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
+from .stats_view import _n
 
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 
@@ -25,8 +27,9 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 @click.option("--from", "from_", default="auto", show_default=True, help="The file's format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
 @click.option("--no-media-check", is_flag=True, help="Do not open media files.")
+@click.option("--confine-media", is_flag=True, help="Never open a media path that resolves outside the dataset's folder and --media-root (media-outside becomes an error).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema sftdata.check/1).")
-def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer: str, template: str, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, as_json: bool) -> None:
+def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer: str, template: str, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, confine_media: bool, as_json: bool) -> None:
     """Everything worth knowing about INPUT before a training run, read-only.
 
     Runs validation, near-duplicate detection (and, with --against, eval-set leaks)
@@ -39,7 +42,7 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
     """
     from ..check import check
 
-    options = {"check_media": not no_media_check}
+    options = {"check_media": not no_media_check, "confine_media": confine_media}
     if media_root:
         options["media_root"] = media_root  # type: ignore[assignment]
     report = check(
@@ -57,22 +60,26 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         sys.exit(report.exit_code)
+    if quiet():
+        sys.exit(report.exit_code)
     v = report.validation
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(v.kinds.items()))
-    click.echo(f"{input}: {report.format or 'unknown format'}, {report.records:,} records" + (f" ({kinds})" if kinds else ""))
-    click.echo(f"  validation  {v.valid:,} valid, {v.rejected:,} rejected; {v.errors:,} errors, {v.warnings:,} warnings ({profile} profile)")
+    click.echo(f"{input}: {report.format or 'unknown format'}, {_n(report.records, 'record')}" + (f" ({kinds})" if kinds else ""))
+    click.echo(f"  validation  {v.valid:,} valid, {v.rejected:,} rejected; {_n(v.errors, 'error')}, {_n(v.warnings, 'warning')} ({profile} profile)")
     d = report.duplicates
     if d is not None:
         leaks = f"; {d.eval_leaks:,} leak from {against}" if d.eval_leaks is not None else ""
-        click.echo(f"  duplicates  {d.duplicates:,} near-duplicates in {d.clusters:,} clusters (Jaccard >= {d.threshold}){leaks}")
+        click.echo(f"  duplicates  {_n(d.duplicates, 'near-duplicate')} in {_n(d.clusters, 'cluster')} (Jaccard >= {d.threshold}){leaks}")
     s = report.stats
     if s is not None:
         t = s.fields["total"]
         cut = f"; {s.over_cutoff:,} over cutoff_len={cutoff_len}" if cutoff_len else ""
+        if s.media_total > s.images:
+            click.echo(f"  media       {_n(s.media_total - s.images, 'video/audio')} counted as placeholder tokens only: the token counts are placeholders for them (not modelled)")
         click.echo(f"  tokens      p50 {t.p50:g}, p95 {t.p95:g}, p99 {t.p99:g}, max {t.max:g} per record; {s.trainable_tokens:,} trainable in all ({template}, {tokenizer}){cut}")
         if s.images:
             model = f"as {s.media_model} sees them" if s.media_model else "as placeholders only"
-            click.echo(f"  images      {s.images:,} images, {s.image_tokens:,} tokens ({s.image_share:.1%} of all tokens, {model})")
+            click.echo(f"  images      {_n(s.images, 'image')}, {_n(s.image_tokens, 'token')} ({s.image_share:.1%} of all tokens, {model})")
     if report.findings:
         click.echo("")
     for f in report.findings:

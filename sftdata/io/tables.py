@@ -28,6 +28,7 @@ from ..errors import ReadError, WriteError, missing
 from ..record import Source
 from .cells import JsonCellRule, cell_text, replay, spooled
 from .files import Row, open_binary, register_reader, register_writer, suffix_of
+from .formulas import guard
 
 csv.field_size_limit(2**31 - 1)  # model answers are long; the default limit is 128 KiB
 XLSX_MAX_ROWS = 1_048_576
@@ -140,7 +141,7 @@ def _writer_for(delimiter: str) -> Any:
             out = csv.writer(text, delimiter=delimiter, lineterminator="\n")
             out.writerow(columns)
             for row in replay(batches()):
-                out.writerow(["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns])
+                out.writerow(guard(["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns]))
                 n += 1
             text.flush()
             text.detach()

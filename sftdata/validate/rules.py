@@ -54,6 +54,7 @@ RuleCode = Literal[
     "media-count",
     "media-missing",
     "media-unreadable",
+    "media-outside",
     # preference
     "preference-empty",
     "preference-role",
@@ -143,6 +144,9 @@ _CATALOGUE: tuple[Rule, ...] = (
        "Fix the path, copy the file, or pass `--media-root DIR`."),
     _r("media-unreadable", "error", "multimodal", "An image file that exists but does not decode (checked when Pillow is installed).",
        "Re-export the image, or drop the record."),
+    _r("media-outside", "warning", "multimodal", "A local media path that resolves (through `..`, an absolute path or a symlink) outside the dataset's folder and `--media-root`. "
+       "Read anyway, as LLaMA-Factory does; an error, and the file is not opened, with `--confine-media`.",
+       "Keep media inside the dataset folder (or pass `--media-root DIR`); use `--confine-media` on data you did not make."),
     _r("preference-empty", "error", "preference", "A chosen or rejected answer that is empty.", "Fill in both answers or drop the pair."),
     _r("preference-role", "error", "preference", "A chosen or rejected answer that is not an assistant message.",
        "Both answers must be the assistant's; the prompt holds the user turns."),
