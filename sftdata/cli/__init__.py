@@ -81,7 +81,8 @@ def _with_shell_options(command: click.Command) -> click.Command:
     names = {p.name for p in command.params}
     if "quiet" not in names:
         command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet, help=QUIET_HELP))
-    if "output" in names and "escape_formulas" not in names:
+    writes_file = any(p.name == "output" and not (isinstance(p.type, click.Path) and not p.type.file_okay) for p in command.params)
+    if writes_file and "escape_formulas" not in names:
         command.params.append(click.Option(["--escape-formulas"], is_flag=True, expose_value=False, callback=_set_escape, help=ESCAPE_HELP))
     return command
 
