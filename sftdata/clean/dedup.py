@@ -26,7 +26,7 @@ from ..api import RejectSink
 from ..formats import Format
 from ..io import atomic_path
 from ..progress import progress
-from ._stream import PathLike, lines, resolve_format, write_kept
+from ._stream import verbatim, PathLike, lines, resolve_format, write_kept
 from .fingerprint import fingerprint
 from .index import Fingerprints, MatchConfig, Matches, match
 from .sketch import _np
@@ -120,7 +120,7 @@ def dedup(
         The :class:`DedupReport`; ``read == kept + rejected``.
     """
     config = config or DedupConfig()
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     # The input first: a large input can then use forked workers (see fingerprint).
     fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers)]
     if against is not None:
@@ -160,12 +160,13 @@ def dedup(
                         continue
                     code = REASONS[(config.mode, keeper < n_ref)]
                     sim = float(matches.score[gi]) if matches.dup_of[gi] == keeper else None
+                    place = where(keeper)
                     sink.reject(
-                        line.row,
+                        verbatim(line),
                         line.source,
                         code,
-                        f"{'identical to' if config.mode == 'exact' else 'near-duplicate of'} {where(keeper)} ({config.view} view)",
-                        duplicate_of=where(keeper),
+                        f"{'identical to' if config.mode == 'exact' else 'near-duplicate of'} {place} ({config.view} view)",
+                        duplicate_of=place,
                         duplicate_line=where.line(keeper),
                         similarity=None if sim is None else round(sim, 4),
                     )

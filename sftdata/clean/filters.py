@@ -32,7 +32,7 @@ from .views import View, message_text, plain_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..media.tokens import MediaOptions, MediaTokens
-    from ..templates import Template
+    from ..templates import Template, TrainOn
     from ..tokenizers import Tokenizer
 
 
@@ -237,7 +237,8 @@ class Tokens:
     (the same numbers as ``sftdata stats``; images expanded as ``media`` says, by default
     with the template's media model, see :mod:`sftdata.media.tokens`). A record
     with an image whose size cannot be read is dropped as ``media-missing`` /
-    ``media-unreadable`` / ``media-remote``: its length is unknown."""
+    ``media-unreadable`` / ``media-remote``: its length is unknown. ``trainer`` and
+    ``train_on`` say whose labels ``trainable`` and ``prompt`` follow (as in ``stats``)."""
 
     min: int | None = None
     max: int | None = None
@@ -245,6 +246,8 @@ class Tokens:
     tokenizer: str = "qwen2.5"
     template: str = "qwen"
     media: "MediaOptions | None" = None
+    trainer: str = "sftdata"
+    train_on: "TrainOn | None" = None
     _tools: Any = field(default=None, init=False, repr=False, compare=False)
 
     def _load(self) -> tuple["Tokenizer", "Template", "MediaTokens | None"]:
@@ -267,7 +270,7 @@ class Tokens:
 
         tok, tpl, media = self._load()
         try:
-            counts = count_record(record, tok, tpl, media=media)
+            counts = count_record(record, tok, tpl, self.train_on, media=media, trainer=self.trainer)  # type: ignore[arg-type]
         except MediaError as err:
             return Drop(err.code, err.message, err.field)
         value = getattr(counts, self.measure)
@@ -328,7 +331,7 @@ def filter(  # noqa: A001 - the API mirrors the command name
     >>> filter(d / "in.jsonl", d / "out.jsonl", [EmptyTurns()], rejects=d / "rej.jsonl")
     FilterReport(read=2, kept=1, rejected=1, reasons={'empty-turn': 1})
     """
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     kept = [0]
     with RejectSink(rejects) as sink, progress(f"filtering {input}") as advance:
 

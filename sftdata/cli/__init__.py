@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module and is listed in ``_COMMANDS``; it is imported
 only when invoked (or when ``--help`` lists commands), so ``sftdata --help`` stays fast.
-Exit codes: 0 ok, 1 invalid data or failure, 2 usage error. ``SftdataError`` is printed
+Every command reads and writes remote URIs (``s3://``, ``gs://``, ``hf://``; see
+:mod:`.staging`). Exit codes: 0 ok, 1 invalid data or failure, 2 usage error. ``SftdataError`` is printed
 as one paragraph, never as a traceback.
 
 Every command also takes ``-q/--quiet`` (no progress bars, summaries or warnings: errors
@@ -33,11 +34,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
     "mix": ("mix", "mix_cmd", "Mix datasets with exact ratios by rows or tokens, reproducibly."),
+    "lock": ("lock", "lock_cmd", "Pin a dataset (contents, counts, tokens) in a lock file that check and train verify."),
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
+    "runs": ("runs", "runs_cmd", "Compare training runs side by side: model, setup, results, loss curves."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
     "stats": ("stats", "stats_cmd", "Token statistics after the chat template, and what cutoff_len cuts."),
     "tokenize": ("tokenize", "tokenize_cmd", "Tokenize once into the layout a trainer loads directly (LLaMA-Factory, TRL, sftdata)."),
-    "train": ("train", "train_cmd", "Fine-tune a local model on a dataset (CUDA, Ascend NPU or CPU)."),
+    "train": ("train", "train_cmd", "Fine-tune a local model: SFT, DPO or KTO on CUDA, Ascend NPU or CPU, one or several devices."),
     "validate": ("validate", "validate_cmd", "Check a dataset: located, explained errors; rejects and fixes."),
 }
 
@@ -57,11 +60,12 @@ def say(message: str = "", err: bool = False) -> None:
 
 
 def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
+    # The outermost command sets the state for this run (so one in-process run with -q,
+    # e.g. under click's CliRunner, does not silence the next); a subcommand only adds -q.
+    if value or ctx.parent is None:
         from .. import progress
 
-        _STATE["quiet"] = True
-        progress.QUIET = True
+        _STATE["quiet"] = progress.QUIET = bool(value)
 
 
 def _set_escape(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -72,6 +76,9 @@ def _set_escape(ctx: click.Context, param: click.Parameter, value: bool) -> None
         tally.escape = True
 
 
+#: commands whose -o is a file but not rows (no --escape-formulas)
+_NOT_ROWS = {"lock"}
+
 QUIET_HELP = "Print nothing but errors (no progress bar, summary or warning); the exit code says the result."
 ESCAPE_HELP = "Prefix cells of a .csv/.tsv output that a spreadsheet would run as formulas (=, +, -, @, tab) with a quote (OWASP); default: written as is, and counted."
 
@@ -81,9 +88,12 @@ def _with_shell_options(command: click.Command) -> click.Command:
     names = {p.name for p in command.params}
     if "quiet" not in names:
         command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet, help=QUIET_HELP))
-    writes_file = any(p.name == "output" and not (isinstance(p.type, click.Path) and not p.type.file_okay) for p in command.params)
+    writes_file = command.name not in _NOT_ROWS and any(p.name == "output" and not (isinstance(p.type, click.Path) and not p.type.file_okay) for p in command.params)
     if writes_file and "escape_formulas" not in names:
         command.params.append(click.Option(["--escape-formulas"], is_flag=True, expose_value=False, callback=_set_escape, help=ESCAPE_HELP))
+    if isinstance(command, click.Group):  # `sftdata runs compare -q` too
+        for sub in command.commands.values():
+            _with_shell_options(sub)
     return command
 
 
@@ -95,8 +105,12 @@ class LazyGroup(click.Group):
         entry = _COMMANDS.get(name)
         if entry is None:
             return None
+        from .staging import with_staging
+
         module = importlib.import_module(f"{__name__}.{entry[0]}")
-        return _with_shell_options(getattr(module, entry[1]))
+        from .paths import guarded
+
+        return with_staging(guarded(_with_shell_options(getattr(module, entry[1]))))
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""

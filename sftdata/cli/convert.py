@@ -120,6 +120,8 @@ def media_hint(input: str, output: str, source_format: str, sample: int = 1000) 
     src, dst = Path(input), Path(output)
     if not src.is_file() or str(output) == "-" or src.resolve().parent == dst.resolve().parent:
         return None
+    if _stand_in(src) or _stand_in(dst):  # stdin or a remote URI: its folder means nothing
+        return None
     found = None
     try:
         for record in islice(read(src, source_format), sample):
@@ -139,6 +141,12 @@ def media_hint(input: str, output: str, source_format: str, sample: int = 1000) 
         f"so keep them if that is the input's folder; otherwise rerun with --media-base {out_dir} (relative to the output's folder) "
         f"or --media-root DIR --media-base DIR for another layout."
     )
+
+
+def _stand_in(path: Path) -> bool:
+    """Whether ``path`` is a temporary stand-in: standard input spooled by ``-``
+    (:mod:`.paths`) or a remote URI staged locally (:mod:`sftdata.io.remote`)."""
+    return any(p.name.startswith(("sftdata-stdin-", "sftdata-stage-")) for p in path.resolve().parents)
 
 
 @click.command("detect")

@@ -9,7 +9,9 @@ import click
 import orjson
 
 from ..errors import UsageError
+from . import say
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
+from .stats_view import _n
 
 
 @click.command("tokenize")
@@ -20,7 +22,7 @@ from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 @click.option("--tokenizer", default="qwen2.5", show_default=True, help=TOKENIZER_HELP)
 @click.option("--template", default="qwen", show_default=True, help=TEMPLATE_HELP)
 @click.option("--cutoff-len", type=click.IntRange(min=1), default=None, help="The trainer's cutoff_len (TRL: max_length); default: no cut.")
-@click.option("--train-on", type=click.Choice(["all", "last"]), default="all", show_default=True, help="Train on all assistant turns or the last one only.")
+@click.option("--train-on", type=click.Choice(["all", "last", "everything"]), default=None, help="Train on all assistant turns, the last one, or every token (default: the trainer's own default; TRL's is every token).")
 @click.option("--packing", is_flag=True, help="Pack rows (LLaMA-Factory: written packed; TRL/sftdata pack at load time: report only).")
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Where relative media paths point (LLaMA-Factory's media_dir; default: each input's folder).")
@@ -28,7 +30,7 @@ from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: 2 for inputs over 4 MB, else 1).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Write rows that do not decode or are left out here (JSONL with reasons) instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str, packing: bool,
+def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str | None, packing: bool,
                  from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
     """Tokenize INPUTS once into OUTPUT, in the layout --trainer loads directly.
 
@@ -54,25 +56,25 @@ def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str,
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(render(report))
+    say(render(report))
 
 
 def render(report: Any) -> str:
     """The terminal report."""
     if report.reused:
-        return f"{report.output}: already tokenized with the same key {report.key[:12]} (nothing to do): {report.rows:,} rows."
-    lines = [f"wrote {report.output} ({report.trainer}, {report.stage}, key {report.key[:12]}): {report.rows:,} of {report.read:,} rows"]
+        return f"{report.output}: already tokenized with the same key {report.key[:12]} (nothing to do): {_n(report.rows, 'row')}."
+    lines = [f"wrote {report.output} ({report.trainer}, {report.stage}, key {report.key[:12]}): {report.rows:,} of {_n(report.read, 'row')}"]
     if report.rejected:
         lines.append("  left out: " + ", ".join(f"{code} {n:,}" for code, n in sorted(report.rejected.items())))
     if report.layout == "tokens":
-        lines.append(f"  {report.tokens:,} tokens, {report.trained:,} trained; {report.cut_rows:,} rows cut at cutoff_len {report.cutoff_len}; longest {report.longest:,}; {report.tokens_per_second:,.0f} tokens/s")
+        lines.append(f"  {_n(report.tokens, 'token')}, {report.trained:,} trained; {_n(report.cut_rows, 'row')} cut at cutoff_len {report.cutoff_len}; longest {report.longest:,}; {report.tokens_per_second:,.0f} tokens/s")
         if report.untrained_rows:
-            lines.append(f"  {report.untrained_rows:,} rows have no trained token (LLaMA-Factory keeps them)")
+            lines.append(f"  {_n(report.untrained_rows, 'row')} {'has' if report.untrained_rows == 1 else 'have'} no trained token (LLaMA-Factory keeps them)")
         p = report.packing
         if p.get("packs"):
             verb = "packed" if p["packed"] else "packing would give"
             lines.append(
-                f"  {verb}: {p['rows']:,} rows -> {p['packs']:,} packs of {p['capacity']:,} ({p['rows_per_pack']} per pack), "
+                f"  {verb}: {_n(p['rows'], 'row')} -> {_n(p['packs'], 'pack')} of {p['capacity']:,} ({p['rows_per_pack']} per pack), "
                 f"padding {p['padding_share']:.1%}, trained tokens {p['trained_share']:.1%} of the packed positions"
             )
     lines += [f"  note: {n}" for n in report.notes]

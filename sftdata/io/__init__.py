@@ -7,6 +7,7 @@ Each file type lives in its own module and registers itself here.
 
 from __future__ import annotations
 
-from .files import atomic_path, read_rows, register_reader, register_writer, suffix_of, write_rows
+from .files import read_rows, register_reader, register_writer, suffix_of, write_rows
+from .safety import atomic_path
 
 __all__ = ["atomic_path", "read_rows", "register_reader", "register_writer", "suffix_of", "write_rows"]
