@@ -88,7 +88,7 @@ def mix_cmd(sources: tuple[str, ...], output: str, by: str, total: int | None, s
 
 def render(data: dict[str, Any]) -> str:
     unit = data["by"]
-    lines = [f"wrote {data['output']} ({data['format']}): {data['total']:,} {unit} by ratio, seed {data['seed']}"]
+    lines = [f"wrote {data['output']} ({data['format']}): {_n(data['total'], unit[:-1])} by ratio, seed {data['seed']}"]
     lines.append(f"  {'source':<28} {'ratio':>6} {'rows before':>12} {'rows after':>11} {'tokens before':>14} {'tokens after':>13} {'share':>7}")
     for s in data["sources"]:
         lines.append(f"  {s['name'][:28]:<28} {s['ratio']:>6.3g} {s['rows_before']:>12,} {s['rows_after']:>11,} {s['tokens_before']:>14,} {s['tokens_after']:>13,} {s['share']:>7.2%}")
