@@ -158,6 +158,15 @@ def test_convert_in_same_folder_or_rewritten_does_not_warn(layout: dict[str, Pat
     assert json.loads(out.read_text())["images"] == ["../data/in.png"]
 
 
+def test_convert_from_stdin_does_not_warn_media_paths(layout: dict[str, Path]) -> None:
+    # `-` is spooled to a temporary folder: where relative paths resolve from it means nothing
+    src = _dataset(layout["data"], ["in.png"])
+    out = layout["root"] / "out" / "o.jsonl"
+    proc = sftdata("convert", "-", "-o", str(out), "--to", "sharegpt", stdin=src.read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    assert "media-paths" not in proc.stderr and json.loads(out.read_text())["images"] == ["in.png"]
+
+
 def test_rich_markup_does_not_eat_brackets_in_paths(layout: dict[str, Path]) -> None:
     src = _dataset(layout["data"], ["in.png", "../secret/s.png"], name="data[final].jsonl")
     proc = sftdata("stats", str(src))
