@@ -177,7 +177,11 @@ def check(
         from .progress import progress as progress_bar
         from .stats.compute import StatsConfig, token_stats
 
-        config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=format if not isinstance(format, str) else validation.format, trainer=trainer)  # type: ignore[arg-type]
+        from .media.tokens import MediaOptions
+
+        root = validate_options.get("media_root")
+        media = MediaOptions(media_root=str(root) if root else None, confine=bool(validate_options.get("confine_media")))
+        config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=format if not isinstance(format, str) else validation.format, trainer=trainer, media=media)  # type: ignore[arg-type]
         # rows that do not decode are validation's business: counted, not written
         with RejectSink(None) as sink, progress_bar(f"tokenizing {path}", total=validation.total) as bar:
             report.stats = token_stats(path, config, rejects=sink, progress=bar.update)

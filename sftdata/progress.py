@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 Unit = Literal["records", "bytes"]
+#: ``sftdata -q``: no bar even on a terminal
+QUIET = False
 
 
 class Ticker:
@@ -51,7 +53,7 @@ def progress(label: str, total: int | None = None, unit: Unit = "records") -> It
         total: The number of units when known (the bar then shows a percentage).
         unit: ``"records"`` shows ``done/total``; ``"bytes"`` shows sizes and a rate.
     """
-    if not sys.stderr.isatty():
+    if QUIET or not sys.stderr.isatty():
         yield Ticker()
         return
     from rich.console import Console
@@ -67,7 +69,7 @@ def progress(label: str, total: int | None = None, unit: Unit = "records") -> It
     )
 
     counter: list[Any] = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
-    columns = [TextColumn("{task.description}"), BarColumn(), *counter, TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [TextColumn("{task.description}", markup=False), BarColumn(), *counter, TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         yield _RichTicker(bar, bar.add_task(label, total=total))
 

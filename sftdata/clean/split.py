@@ -61,6 +61,7 @@ class SplitReport:
     largest_group: int = 0
     strata: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -107,6 +108,8 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     ok[list(fp.failed)] = False
     if fp.failed and rejects is None:
         raise fp.failed[min(fp.failed)]
+    if config.stratify is not None and n and (fp.labels is None or all(fp.labels[i] is None for i in range(n) if ok[i])):
+        raise _unknown_column(input, config.stratify)
     # Per group (named by its first row): size and stratum, as arrays (a dictionary per
     # group costs ~100 bytes each: 200 MB for a million rows).
     ids, sizes_of = np.unique(group[ok], return_counts=True)
@@ -155,7 +158,28 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     report.reasons = dict(sink.counts)
     if config.stratify is not None:
         report.strata = {k: dict(v) for k, v in sorted(strata.items())}
+    if report.val and not report.train:
+        report.warnings.append(f"val takes every record ({report.val:,}) and train.jsonl is empty: --val-size {config.val_size:g} is at least the whole dataset"
+                               + (" or one near-duplicate group holds it all" if report.groups else "") + ". Use a smaller --val-size (e.g. 0.1).")
+    elif report.train and not report.val:
+        report.warnings.append("val.jsonl is empty: every duplicate group is larger than --val-size asks for. Use a larger --val-size, or --group none.")
     return report
+
+
+def _unknown_column(input: PathLike, column: str) -> UsageError:
+    from ..io import read_rows
+
+    seen: list[str] = []
+    for row, _ in read_rows(input):
+        if isinstance(row, dict):
+            seen = [k for k in row if isinstance(k, str)]
+            break
+    import difflib
+
+    close = difflib.get_close_matches(column, seen, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return UsageError(f"--stratify '{column}': no record has this column.{hint}", field="--stratify",
+                      remedy=f"Name a top-level column of the rows ({', '.join(seen) or 'none found'}), or drop --stratify.")
 
 
 def _strata(labels: list[Any] | None, ids: "Any") -> tuple[list[str], "Any"]:

@@ -5,10 +5,17 @@ only when invoked (or when ``--help`` lists commands), so ``sftdata --help`` sta
 Every command reads and writes remote URIs (``s3://``, ``gs://``, ``hf://``; see
 :mod:`.staging`). Exit codes: 0 ok, 1 invalid data or failure, 2 usage error. ``SftdataError`` is printed
 as one paragraph, never as a traceback.
+
+Every command also takes ``-q/--quiet`` (no progress bars, summaries or warnings: errors
+and the exit code only; data and ``--json`` still go to stdout), and every command that
+writes rows ``--escape-formulas`` (see :mod:`sftdata.io.formulas`); both are added here,
+once, rather than in each command. A misspelled command gets a suggestion; ``sftdata``
+alone prints the help and exits 0.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from typing import Any
@@ -38,6 +45,58 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+_STATE = {"quiet": False}
+
+
+def quiet() -> bool:
+    """Whether ``-q/--quiet`` was given: print errors only."""
+    return _STATE["quiet"]
+
+
+def say(message: str = "", err: bool = False) -> None:
+    """``click.echo`` unless ``--quiet``: for summaries and warnings, not for data."""
+    if not _STATE["quiet"]:
+        click.echo(message, err=err)
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # The outermost command sets the state for this run (so one in-process run with -q,
+    # e.g. under click's CliRunner, does not silence the next); a subcommand only adds -q.
+    if value or ctx.parent is None:
+        from .. import progress
+
+        _STATE["quiet"] = progress.QUIET = bool(value)
+
+
+def _set_escape(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from ..io.formulas import current
+
+    tally = current()
+    if value and tally is not None:
+        tally.escape = True
+
+
+#: commands whose -o is a file but not rows (no --escape-formulas)
+_NOT_ROWS = {"lock"}
+
+QUIET_HELP = "Print nothing but errors (no progress bar, summary or warning); the exit code says the result."
+ESCAPE_HELP = "Prefix cells of a .csv/.tsv output that a spreadsheet would run as formulas (=, +, -, @, tab) with a quote (OWASP); default: written as is, and counted."
+
+
+def _with_shell_options(command: click.Command) -> click.Command:
+    """Add ``-q/--quiet`` to every command, and ``--escape-formulas`` to those that write rows."""
+    names = {p.name for p in command.params}
+    if "quiet" not in names:
+        command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet, help=QUIET_HELP))
+    writes_file = command.name not in _NOT_ROWS and any(p.name == "output" and not (isinstance(p.type, click.Path) and not p.type.file_okay) for p in command.params)
+    if writes_file and "escape_formulas" not in names:
+        command.params.append(click.Option(["--escape-formulas"], is_flag=True, expose_value=False, callback=_set_escape, help=ESCAPE_HELP))
+    if isinstance(command, click.Group):  # `sftdata runs compare -q` too
+        for sub in command.commands.values():
+            _with_shell_options(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
@@ -51,7 +110,15 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"{__name__}.{entry[0]}")
         from .paths import guarded
 
-        return with_staging(guarded(getattr(module, entry[1])))
+        return with_staging(guarded(_with_shell_options(getattr(module, entry[1]))))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in _COMMANDS:
+            close = difflib.get_close_matches(name, list(_COMMANDS), n=1, cutoff=0.6)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            ctx.fail(f"No such command '{name}'.{hint} Commands: {', '.join(sorted(_COMMANDS))}.")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]
@@ -59,14 +126,32 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, invoke_without_command=True, no_args_is_help=False, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sftdata")
-def cli() -> None:
+@click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet, help=QUIET_HELP)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Validate, convert, clean and measure fine-tuning datasets."""
+    if ctx.invoked_subcommand is None:  # `sftdata` alone: the help, and success
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map errors to exit codes without tracebacks."""
+    from ..io.formulas import formulas
+
+    with formulas() as tally:
+        try:
+            _run(argv)
+        finally:
+            if tally.cells:
+                what = "were quoted (--escape-formulas)" if tally.escape else "were written as is (LLaMA-Factory and datasets read them as data); add --escape-formulas for files meant for people"
+                n = f"{tally.cells:,} cell{'s' if tally.cells != 1 else ''}"
+                say(f"warning: formula-cells: {n} of the .csv/.tsv output start{'s' if tally.cells == 1 else ''} with =, +, -, @ or a tab, which a spreadsheet runs as a formula; they {what}.", err=True)
+
+
+def _run(argv: list[str] | None) -> None:
     from ..errors import SftdataError
 
     try:

@@ -8,7 +8,9 @@ from typing import Any
 import click
 import orjson
 
+from . import quiet
 from .stats import CUTOFF_HELP, TEMPLATE_HELP, TOKENIZER_HELP, cutoff_for, trainer_option
+from .stats_view import _n
 
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 
@@ -27,10 +29,11 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 @click.option("--from", "from_", default="auto", show_default=True, help="The file's format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
 @click.option("--no-media-check", is_flag=True, help="Do not open media files.")
+@click.option("--confine-media", is_flag=True, help="Never open a media path that resolves outside the dataset's folder and --media-root (media-outside becomes an error).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Also write the report as one self-contained HTML page (charts, clusters, rows as the model sees them).")
 @click.option("--lock", "lock_file", type=click.Path(dir_okay=False), help="A dataset lock (sftdata lock): say what changed since, instead of checking. INPUT defaults to the locked files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema sftdata.check/1; with --lock sftdata.lock-diff/1).")
-def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, against: str | None, tokenizer: str | None, template: str | None, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, html_file: str | None, lock_file: str | None, as_json: bool) -> None:
+def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, against: str | None, tokenizer: str | None, template: str | None, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, confine_media: bool, html_file: str | None, lock_file: str | None, as_json: bool) -> None:
     """Everything worth knowing about INPUTS before a training run, read-only.
 
     INPUTS is one file, several files, or a LLaMA-Factory dataset_info.json (every
@@ -64,7 +67,7 @@ def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, aga
         raise click.UsageError("Missing argument 'INPUTS' (or give --lock FILE).")
     tokenizer, template = tokenizer or "qwen2.5", template or "qwen"
 
-    options = {"check_media": not no_media_check}
+    options = {"check_media": not no_media_check, "confine_media": confine_media}
     if media_root:
         options["media_root"] = media_root  # type: ignore[assignment]
     report = check(
@@ -89,6 +92,8 @@ def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, aga
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         sys.exit(report.exit_code)
+    if quiet():
+        sys.exit(report.exit_code)
     for r in report.sources or [report]:
         _summary(r, profile, against, template, tokenizer, cutoff_len)
     if report.findings:
@@ -106,20 +111,22 @@ def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, aga
 def _summary(report: Any, profile: str, against: str | None, template: str, tokenizer: str, cutoff_len: int | None) -> None:
     v = report.validation
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(v.kinds.items()))
-    click.echo(f"{report.path}: {report.format or 'unknown format'}, {report.records:,} records" + (f" ({kinds})" if kinds else ""))
-    click.echo(f"  validation  {v.valid:,} valid, {v.rejected:,} rejected; {v.errors:,} errors, {v.warnings:,} warnings ({profile} profile)")
+    click.echo(f"{report.path}: {report.format or 'unknown format'}, {_n(report.records, 'record')}" + (f" ({kinds})" if kinds else ""))
+    click.echo(f"  validation  {v.valid:,} valid, {v.rejected:,} rejected; {_n(v.errors, 'error')}, {_n(v.warnings, 'warning')} ({profile} profile)")
     d = report.duplicates
     if d is not None:
         leaks = f"; {d.eval_leaks:,} leak from {against}" if d.eval_leaks is not None else ""
-        click.echo(f"  duplicates  {d.duplicates:,} near-duplicates in {d.clusters:,} clusters (Jaccard >= {d.threshold}){leaks}")
+        click.echo(f"  duplicates  {_n(d.duplicates, 'near-duplicate')} in {_n(d.clusters, 'cluster')} (Jaccard >= {d.threshold}){leaks}")
     s = report.stats
     if s is not None:
         t = s.fields["total"]
         cut = f"; {s.over_cutoff:,} over cutoff_len={s.cutoff_len}" if s.cutoff_len else ""
+        if s.media_total > s.images:
+            click.echo(f"  media       {_n(s.media_total - s.images, 'video/audio')} counted as placeholder tokens only: the token counts are placeholders for them (not modelled)")
         click.echo(f"  tokens      p50 {t.p50:g}, p95 {t.p95:g}, p99 {t.p99:g}, max {t.max:g} per record; {s.trainable_tokens:,} trainable in all ({template}, {tokenizer}){cut}")
         if s.images:
             model = f"as {s.media_model} sees them" if s.media_model else "as placeholders only"
-            click.echo(f"  images      {s.images:,} images, {s.image_tokens:,} tokens ({s.image_share:.1%} of all tokens, {model})")
+            click.echo(f"  images      {_n(s.images, 'image')}, {_n(s.image_tokens, 'token')} ({s.image_share:.1%} of all tokens, {model})")
 
 
 def _compare_lock(lock_file: str, inputs: tuple[str, ...], tokenizer: str | None, template: str | None, cutoff_len: int | None, no_tokens: bool, as_json: bool) -> None:
@@ -137,11 +144,13 @@ def _compare_lock(lock_file: str, inputs: tuple[str, ...], tokenizer: str | None
     if as_json:
         click.echo(orjson.dumps(diff.to_dict(), option=orjson.OPT_INDENT_2).decode())
         sys.exit(0 if diff.unchanged else 1)
+    if quiet():
+        sys.exit(0 if diff.unchanged else 1)
     n = len(diff.current.files)
     if diff.unchanged:
-        click.echo(f"{lock_file}: unchanged ({n} file{'s' if n != 1 else ''} hashed, digest {diff.locked.digest}).")
+        click.echo(f"{lock_file}: unchanged ({_n(n, 'file')} hashed, digest {diff.locked.digest}).")
         sys.exit(0)
-    click.echo(f"{lock_file}: {len(diff.changes)} change{'s' if len(diff.changes) != 1 else ''} ({diff.locked.digest} -> {diff.current.digest}):")
+    click.echo(f"{lock_file}: {_n(len(diff.changes), 'change')} ({diff.locked.digest} -> {diff.current.digest}):")
     for c in diff.changes:
         click.echo(f"  {c.what:<10} {c.message}")
     click.echo("Lock the data again with `sftdata lock` once the change is intended.")

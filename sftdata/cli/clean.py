@@ -8,7 +8,9 @@ import click
 import orjson
 
 from ..errors import UsageError
+from . import say
 from .stats import TRAIN_ON_HELP, media_config, media_options, trainer_option
+from .stats_view import _n
 
 FROM_HELP = "Input format, or auto to detect it."
 
@@ -17,10 +19,12 @@ def _echo_result(result: Any, as_json: bool, head: str, rejects: str | None) -> 
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(head)
+    say(head)
     if result.reasons:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(result.reasons.items()))
-        click.echo(f"rejected by reason: {reasons}" + (f"; see {rejects}" if rejects else " (add --rejects FILE to keep them)"))
+        say(f"rejected by reason: {reasons}" + (f"; see {rejects}" if rejects else " (add --rejects FILE to keep them)"))
+    for warning in getattr(result, "warnings", []):
+        say(f"warning: {warning}", err=True)
 
 
 @click.command("dedup")
@@ -55,7 +59,7 @@ def dedup_cmd(input: str, output: str, mode: str, threshold: float, view: str, n
     norms = parse_norms(normalize_, None) if normalize_ is not None else None  # type: ignore[arg-type]
     config = DedupConfig(mode=mode, view=view, threshold=threshold, normalize=norms, sketch=sketch, keep=keep, within=within)  # type: ignore[arg-type]
     result = dedup(input, output, config, against=against, rejects=rejects, report=report, format=from_)
-    head = f"{input} -> {output}: read {result.read}, kept {result.kept}, rejected {result.rejected} ({result.clusters} clusters, largest {result.largest_cluster})"
+    head = f"{input} -> {output}: read {result.read}, kept {result.kept}, rejected {result.rejected} ({_n(result.clusters, 'cluster')}, largest {result.largest_cluster})"
     if against:
         head += f"; {result.eval_matches} match {against}"
     _echo_result(result, as_json, head, rejects)
@@ -116,7 +120,7 @@ def _script(spec: str) -> Any:
 def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None, max_turns: int | None, min_chars: int | None, max_chars: int | None, chars_view: str,
                scripts: tuple[str, ...], keep_if: tuple[str, ...], drop_if: tuple[str, ...], max_repetition: float | None, repetition_n: int,
                min_tokens: int | None, max_tokens: int | None, max_prompt_tokens: int | None, min_trainable_tokens: int | None, max_trainable_tokens: int | None,
-               tokenizer: str, template: str, trainer: str, train_on: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None,
+               tokenizer: str, template: str, trainer: str, train_on: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, confine_media: bool,
                rejects: str | None, from_: str, as_json: bool) -> None:
     """Keep the records of INPUT that pass every condition; all conditions run in one pass.
 
@@ -136,7 +140,7 @@ def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None,
     chain += [_regex(s, "keep") for s in keep_if] + [_regex(s, "drop") for s in drop_if]
     if max_repetition is not None:
         chain.append(F.Repetition(max_share=max_repetition, n=repetition_n))
-    media = media_config(media_model, image_max_pixels, image_min_pixels, media_root)
+    media = media_config(media_model, image_max_pixels, image_min_pixels, media_root, confine=confine_media)
     for lo, hi, measure in ((min_tokens, max_tokens, "total"), (None, max_prompt_tokens, "prompt"), (min_trainable_tokens, max_trainable_tokens, "trainable")):
         if lo is not None or hi is not None:
             chain.append(F.Tokens(lo, hi, measure=measure, tokenizer=tokenizer, template=template, media=media, trainer=trainer, train_on=train_on))  # type: ignore[arg-type]
@@ -169,5 +173,5 @@ def split_cmd(input: str, out_dir: str, val_size: float, seed: int, stratify: st
     bands, rows = choose_bands(threshold)
     config = SplitConfig(val_size=val_size, seed=seed, stratify=stratify, group=group, match=MatchConfig(threshold=threshold, sketch=SketchConfig(bands=bands, rows=rows)))  # type: ignore[arg-type]
     result = split(input, out_dir, config, rejects=rejects, format=from_)
-    head = f"{input} -> {out_dir}: train {result.train}, val {result.val}, rejected {result.rejected} ({result.groups} duplicate groups kept on one side, largest {result.largest_group})"
+    head = f"{input} -> {out_dir}: train {result.train}, val {result.val}, rejected {result.rejected} ({_n(result.groups, 'duplicate group')} kept on one side, largest {result.largest_group})"
     _echo_result(result, as_json, head, rejects)

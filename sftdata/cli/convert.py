@@ -9,6 +9,7 @@ import click
 import orjson
 
 from ..errors import UsageError
+from . import say
 
 _DATASET_INFO = click.option(
     "--dataset-info",
@@ -101,18 +102,64 @@ def convert_cmd(
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(f"{input} ({result.source_format}) -> {output} ({result.target_format}): read {result.read}, written {result.written}, rejected {result.rejected}")
+    say(f"{input} ({result.source_format}) -> {output} ({result.target_format}): read {result.read}, written {result.written}, rejected {result.rejected}")
     if result.reshape is not None:
         r = result.reshape
-        click.echo(f"{r['mode']}: {r['records_in']} records -> {r['records_out']}" + (f"; {r['unmatched']} without a partner (rejected as unpaired-kto)" if r["mode"] == "pair" else ""))
+        say(f"{r['mode']}: {r['records_in']} records -> {r['records_out']}" + (f"; {r['unmatched']} without a partner (rejected as unpaired-kto)" if r["mode"] == "pair" else ""))
     if result.rejected:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(result.reject_codes.items()))
-        click.echo(f"rejected by reason: {codes}" + (f"; see {rejects}" if rejects else ""))
+        say(f"rejected by reason: {codes}" + (f"; see {rejects}" if rejects else ""))
     if result.losses:
-        lost = ", ".join(f"{k} ({v} records)" for k, v in result.losses.items())
-        click.echo(f"not carried by {result.target_format}: {lost}")
+        lost = ", ".join(f"{k} ({v} record{'' if v == 1 else 's'})" for k, v in result.losses.items())
+        say(f"not carried by {result.target_format}: {lost}")
     if result.registered is not None:
-        click.echo(f"registered '{name or Path(output).name.split('.')[0]}' in {register} (file_name {result.registered['file_name']})")
+        say(f"registered '{name or Path(output).name.split('.')[0]}' in {register} (file_name {result.registered['file_name']})")
+    if media_root is None and media_base is None and dataset_info is None:
+        hint = media_hint(input, output, result.source_format)
+        if hint:
+            say(f"warning: {hint}", err=True)
+
+
+def media_hint(input: str, output: str, source_format: str, sample: int = 1000) -> str | None:
+    """When INPUT's records hold relative media paths and OUTPUT is in another folder,
+    those paths no longer resolve from OUTPUT's folder: say so, with the flags that fix
+    it (nothing is rewritten by default; LLaMA-Factory resolves them against its
+    ``media_dir`` instead). Looks at the first ``sample`` records only."""
+    from itertools import islice
+
+    from ..api import read
+    from ..media.paths import is_local_relative
+
+    src, dst = Path(input), Path(output)
+    if not src.is_file() or str(output) == "-" or src.resolve().parent == dst.resolve().parent:
+        return None
+    if _stand_in(src) or _stand_in(dst):  # stdin or a remote URI: its folder means nothing
+        return None
+    found = None
+    try:
+        for record in islice(read(src, source_format), sample):
+            for name in ("messages", "prompt", "chosen", "rejected", "completion"):
+                for m in getattr(record, name, None) or ():
+                    found = found or next((p.url for p in m.media() if is_local_relative(p.url)), None)
+            if found:
+                break
+    except Exception:  # the conversion itself succeeded; a hint is not worth an error
+        return None
+    if found is None:
+        return None
+    out_dir = dst.resolve().parent
+    return (
+        f"media-paths: relative media paths such as '{found}' were kept as written: they resolve from {src.resolve().parent}, "
+        f"not from {out_dir} where {dst.name} now is. LLaMA-Factory resolves them against its media_dir (dataset_dir by default), "
+        f"so keep them if that is the input's folder; otherwise rerun with --media-base {out_dir} (relative to the output's folder) "
+        f"or --media-root DIR --media-base DIR for another layout."
+    )
+
+
+def _stand_in(path: Path) -> bool:
+    """Whether ``path`` is a temporary stand-in: standard input spooled by ``-``
+    (:mod:`.paths`) or a remote URI staged locally (:mod:`sftdata.io.remote`)."""
+    return any(p.name.startswith(("sftdata-stdin-", "sftdata-stage-")) for p in path.resolve().parents)
 
 
 @click.command("detect")

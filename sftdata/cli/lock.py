@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 import orjson
 
+from . import say
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
+from .stats_view import _n
 
 
 @click.command("lock")
@@ -42,6 +44,6 @@ def lock_cmd(inputs: tuple[str, ...], output: str, tokenizer: str, template: str
     for f in result.files:
         v = f.validation or {}
         tokens = f"; {f.tokens['total']:,} tokens, {f.tokens['trainable']:,} trainable" if f.tokens else ""
-        click.echo(f"{f.path}: {f.format or 'unknown format'}, {f.records:,} records, {v.get('errors', 0):,} errors, {v.get('warnings', 0):,} warnings{tokens}; sha256 {f.sha256[:12]}")
+        say(f"{f.path}: {f.format or 'unknown format'}, {_n(f.records, 'record')}, {_n(v.get('errors', 0), 'error')}, {_n(v.get('warnings', 0), 'warning')}{tokens}; sha256 {f.sha256[:12]}")
     named = f" ({s.tokenizer} / {s.template}{f', cutoff_len {s.cutoff_len}' if s.cutoff_len else ''})" if s.tokenizer else ""
-    click.echo(f"wrote {output}: {len(result.files)} file{'s' if len(result.files) != 1 else ''}{named}, digest {result.digest}")
+    say(f"wrote {output}: {_n(len(result.files), 'file')}{named}, digest {result.digest}")

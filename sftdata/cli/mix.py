@@ -9,7 +9,9 @@ import click
 import orjson
 
 from ..errors import UsageError
+from . import say
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
+from .stats_view import _n
 
 
 def _ratio(text: str, what: str) -> float:
@@ -81,17 +83,17 @@ def mix_cmd(sources: tuple[str, ...], output: str, by: str, total: int | None, s
     if as_json:
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(render(data))
+    say(render(data))
 
 
 def render(data: dict[str, Any]) -> str:
     unit = data["by"]
-    lines = [f"wrote {data['output']} ({data['format']}): {data['total']:,} {unit} by ratio, seed {data['seed']}"]
+    lines = [f"wrote {data['output']} ({data['format']}): {_n(data['total'], unit[:-1])} by ratio, seed {data['seed']}"]
     lines.append(f"  {'source':<28} {'ratio':>6} {'rows before':>12} {'rows after':>11} {'tokens before':>14} {'tokens after':>13} {'share':>7}")
     for s in data["sources"]:
         lines.append(f"  {s['name'][:28]:<28} {s['ratio']:>6.3g} {s['rows_before']:>12,} {s['rows_after']:>11,} {s['tokens_before']:>14,} {s['tokens_after']:>13,} {s['share']:>7.2%}")
         if s["rejected"]:
-            lines.append(f"    {s['rejected']:,} rows rejected (see --rejects)")
+            lines.append(f"    {_n(s['rejected'], 'row')} rejected (see --rejects)")
         if s["losses"]:
-            lines.append(f"    {data['format']} cannot carry: " + ", ".join(f"{k} ({v:,} rows)" for k, v in sorted(s["losses"].items())))
+            lines.append(f"    {data['format']} cannot carry: " + ", ".join(f"{k} ({_n(v, 'row')})" for k, v in sorted(s["losses"].items())))
     return "\n".join(lines)

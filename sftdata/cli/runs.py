@@ -6,6 +6,7 @@ import click
 import orjson
 
 from ..errors import UsageError
+from . import say
 
 
 @click.group("runs")
@@ -37,7 +38,7 @@ def compare_cmd(run_dirs: tuple[str, ...], configs: tuple[str, ...], as_json: bo
     result = compare(list(run_dirs), mapping)
     if plot:
         if plot_curves(result, plot) is None:
-            click.echo("--plot needs matplotlib (pip install 'sftdata[plot]'); no plot written", err=True)
+            say("--plot needs matplotlib (pip install 'sftdata[plot]'); no plot written", err=True)
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
@@ -45,6 +46,7 @@ def compare_cmd(run_dirs: tuple[str, ...], configs: tuple[str, ...], as_json: bo
         click.echo(result.to_markdown(), nl=False)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -54,7 +56,7 @@ def compare_cmd(run_dirs: tuple[str, ...], configs: tuple[str, ...], as_json: bo
     table.add_column("section")
     table.add_column("field")
     for run in result.runs:
-        table.add_column(run.name)
+        table.add_column(escape(run.name))  # a folder name: never markup
     for section, key, values, differs in result.rows():
         style = "bold yellow" if differs else ""
         table.add_row(section, Text(key, style=style), *(Text(_fmt(v), style=style) for v in values))

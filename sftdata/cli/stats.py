@@ -20,7 +20,9 @@ MEDIA_MODEL_HELP = "How images count: auto (the template's media model; qwen exp
 
 def media_options(f: Any) -> Any:
     """``--media-model``, ``--image-max-pixels``, ``--image-min-pixels``, ``--media-root``
-    (LLaMA-Factory's names); :func:`media_config` turns them into MediaOptions."""
+    (LLaMA-Factory's names) and ``--confine-media``; :func:`media_config` turns them into
+    MediaOptions."""
+    f = click.option("--confine-media", is_flag=True, help="Never open an image path that resolves outside the dataset's folder and --media-root (its size is then unknown: media-outside).")(f)
     f = click.option("--media-root", type=click.Path(file_okay=False), help="Folder that relative image paths are relative to (default: the dataset file's folder).")(f)
     f = click.option("--image-min-pixels", type=click.IntRange(min=1), default=32 * 32, show_default=True, help="LLaMA-Factory's image_min_pixels: smaller images are scaled up first.")(f)
     f = click.option("--image-max-pixels", type=click.IntRange(min=1), default=768 * 768, show_default=True, help="LLaMA-Factory's image_max_pixels: larger images are scaled down first.")(f)
@@ -28,12 +30,12 @@ def media_options(f: Any) -> Any:
     return f
 
 
-def media_config(media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, unknown: str = "count") -> Any:
+def media_config(media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, unknown: str = "count", confine: bool = False) -> Any:
     from ..media.tokens import MODES, MediaOptions, get_media_model
 
     if media_model not in MODES:
         media_model = get_media_model(media_model).name  # a usage error names the choices
-    return MediaOptions(model=media_model, image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels, media_root=media_root, unknown=unknown)  # type: ignore[arg-type]
+    return MediaOptions(model=media_model, image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels, media_root=media_root, unknown=unknown, confine=confine)  # type: ignore[arg-type]
 
 
 TRAINER_HELP = ("Whose labels and cut rule to count with: sftdata (answers and their end-of-turn token, cut from the right), "
@@ -78,7 +80,7 @@ def _common(f: Any) -> Any:
 @click.option("--buckets", help="Comma-separated shape buckets (e.g. 256,512,1024,2048): the padding they cost and how many distinct shapes an epoch compiles (Ascend NPU).")
 @media_options
 def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str | None, trainer: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool,
-              buckets: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
+              buckets: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, confine_media: bool) -> None:
     """Token statistics of INPUT after the chat template.
 
     Per record: total, prompt, trainable and template-overhead tokens, turns and media;
@@ -101,7 +103,7 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     except ValueError:
         raise UsageError(f"--buckets takes comma-separated positive lengths such as 256,512,1024,2048, not '{buckets}'.", field="--buckets") from None
     config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_for(trainer, cutoff_len), epochs=epochs, format=from_,  # type: ignore[arg-type]
-                         media=media_config(media_model, image_max_pixels, image_min_pixels, media_root), trainer=trainer, buckets=shapes)
+                         media=media_config(media_model, image_max_pixels, image_min_pixels, media_root, confine=confine_media), trainer=trainer, buckets=shapes)
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress(f"tokenizing {input}")) as bar:
         report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
     if plot:
@@ -111,9 +113,11 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
+    from . import quiet
     from .stats_view import print_report
 
-    print_report(report, rejects=rejects, plot=plot)
+    if not quiet():
+        print_report(report, rejects=rejects, plot=plot)
 
 
 @click.command("render")
@@ -124,7 +128,7 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
 @click.option("--json", "as_json", is_flag=True, help="Print text, spans and token counts as JSON lines.")
 @media_options
 def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str | None, trainer: str, count: int, skip: int, as_json: bool,
-               media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
+               media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, confine_media: bool) -> None:
     """Show exactly what the model sees for the first records of INPUT.
 
     Trained spans are highlighted on a terminal and wrapped in [[ ]] otherwise; an
@@ -144,7 +148,7 @@ def render_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: 
 
     tok = get_tokenizer(tokenizer)
     tpl = get_template(template, tokenizer=tok)
-    media = media_tokens(tok, tpl, media_config(media_model, image_max_pixels, image_min_pixels, media_root, unknown="error"))
+    media = media_tokens(tok, tpl, media_config(media_model, image_max_pixels, image_min_pixels, media_root, unknown="error", confine=confine_media))
     for record in islice(read(input, from_), skip, skip + count):
         branches = ("chosen", "rejected") if isinstance(record, PreferenceRecord) else ("chosen",)
         for branch in branches:

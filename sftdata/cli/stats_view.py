@@ -3,6 +3,7 @@ text otherwise)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -19,18 +20,21 @@ def _fmt(x: float) -> str:
 
 def print_report(report: StatsReport, rejects: str | None = None, plot: str | None = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    # Paths, names and warnings come from the user's data: escaped, so that rich markup
+    # never eats their text (``data[final].jsonl`` prints as is).
     console = Console(highlight=False, soft_wrap=True)
-    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(report.kinds.items()))
-    console.print(f"[bold]{report.path}[/bold] ({report.format}): {report.records:,} records ({kinds or 'none'}), {report.rejected:,} rejected")
-    console.print(f"tokenizer {report.tokenizer}, template {report.template}, trainer {report.trainer}, train on {report.train_on}" + (f", cutoff_len {report.cutoff_len:,}" if report.cutoff_len else ""))
+    kinds = ", ".join(f"{n:,} {escape(k)}" for k, n in sorted(report.kinds.items()))
+    console.print(f"[bold]{escape(report.path)}[/bold] ({escape(str(report.format))}): {_n(report.records, 'record')} ({kinds or 'none'}), {report.rejected:,} rejected")
+    console.print(escape(f"tokenizer {report.tokenizer}, template {report.template}, trainer {report.trainer}, train on {report.train_on}" + (f", cutoff_len {report.cutoff_len:,}" if report.cutoff_len else "")))
     table = Table(title="tokens per record, after the template")
     table.add_column("")
     for col in ("mean", "min", "p50", "p90", "p95", "p99", "max"):
         table.add_column(col, justify="right")
     for name, s in report.fields.items():
-        table.add_row(name, *(_fmt(getattr(s, c)) for c in ("mean", "min", "p50", "p90", "p95", "p99", "max")))
+        table.add_row(escape(name), *(_fmt(getattr(s, c)) for c in ("mean", "min", "p50", "p90", "p95", "p99", "max")))
     if report.preference:
         for name, s in report.preference.items():
             table.add_row(f"pref {name}", *(_fmt(s[c]) for c in ("mean", "min", "p50", "p90", "p95", "p99", "max")))
@@ -54,17 +58,26 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     console.print(f"training tokens: {report.trainable_tokens:,} trainable x {_fmt(report.epochs)} epochs = [bold]{_fmt(report.training_tokens)}[/bold]; tokens processed {_fmt(report.tokens_seen)}")
     if report.rejected:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(report.reject_codes.items()))
-        console.print(f"rejected by reason: {codes}; see {rejects}")
+        console.print(f"rejected by reason: {codes}; see {rejects}", markup=False)
     if report.buckets is not None:
         b = report.buckets
         per = ", ".join(f"{n:,} <= {edge}" for n, edge in zip(b["rows"], b["buckets"]))
         over = f", {b['over_largest']:,} longer (own shapes)" if b["over_largest"] else ""
         console.print(f"shape buckets: {per}{over}; padding {b['padding_tokens']:,} tokens ({b['padding_share']:.1%} of padded tokens); {b['distinct_shapes']} distinct shapes per epoch (unbucketed: {b['dynamic_shapes']})", markup=False)
     for warning in report.warnings:
-        console.print(f"[yellow]warning: {warning}[/yellow]")
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     if plot:
-        console.print(f"plot written to {plot}")
+        console.print(f"plot written to {plot}", markup=False)
     console.print(f"[dim]{report.tokens:,} tokens in {report.seconds:.2f} s ({report.tokens_per_second:,.0f} tokens/s)[/dim]")
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 record``, ``2 records``.
+
+    >>> _n(1, "record"), _n(1200, "record")
+    ('1 record', '1,200 records')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def media_lines(report: StatsReport) -> list[str]:
@@ -126,21 +139,27 @@ def shown_pieces(rendered: Rendered, pads: tuple[str, list[int]] | None = None) 
     return out
 
 
+def colour() -> bool:
+    """Whether stdout takes colour: a terminal, without ``NO_COLOR`` (no-color.org) and
+    not ``TERM=dumb``. Otherwise trained spans are marked ``[[ ]]``."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
 def print_rendered(label: str, rendered: Rendered, tokens: int, trainable: int, pads: tuple[str, list[int]] | None = None) -> None:
-    header = f"── {label}: {tokens:,} tokens, {trainable:,} trained"
+    header = f"── {label}: {_n(tokens, 'token')}, {trainable:,} trained"
     if pads:
-        header += f" ({sum(pads[1]):,} of them for {len(pads[1])} image{'s' if len(pads[1]) != 1 else ''})"
-    if sys.stdout.isatty():
+        header += f" ({sum(pads[1]):,} of them for {_n(len(pads[1]), 'image')})"
+    if colour():
         from rich.console import Console
         from rich.text import Text
 
         console = Console(highlight=False)
-        console.print(header, style="bold")
+        console.print(header, style="bold", markup=False, soft_wrap=True)
         text = Text()
         for piece, span in shown_pieces(rendered, pads):
             style = "black on green" if span.trainable else ("dim" if span.template else "")
             text.append(piece, style=style)
-        console.print(text)
+        console.print(text, soft_wrap=True)  # never hard-wrapped: copy and paste gives the text as is
         return
     out = [header]
     # plain output: [[ ]] around each run of trained text

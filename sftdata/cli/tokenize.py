@@ -9,7 +9,9 @@ import click
 import orjson
 
 from ..errors import UsageError
+from . import say
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
+from .stats_view import _n
 
 
 @click.command("tokenize")
@@ -56,27 +58,27 @@ def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str,
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(render(report))
+    say(render(report))
 
 
 def render(report: Any) -> str:
     """The terminal report."""
     if report.reused:
-        return f"{report.output}: already tokenized with the same key {report.key[:12]} (nothing to do): {report.rows:,} rows."
-    lines = [f"wrote {report.output} ({report.trainer}, {report.stage}, key {report.key[:12]}): {report.rows:,} of {report.read:,} rows"]
+        return f"{report.output}: already tokenized with the same key {report.key[:12]} (nothing to do): {_n(report.rows, 'row')}."
+    lines = [f"wrote {report.output} ({report.trainer}, {report.stage}, key {report.key[:12]}): {report.rows:,} of {_n(report.read, 'row')}"]
     if len(report.splits) > 1:
         lines.append("  splits: " + ", ".join(f"{name} {n:,}" for name, n in report.splits.items()))
     if report.rejected:
         lines.append("  left out: " + ", ".join(f"{code} {n:,}" for code, n in sorted(report.rejected.items())))
     if report.layout == "tokens":
-        lines.append(f"  {report.tokens:,} tokens, {report.trained:,} trained; {report.cut_rows:,} rows cut at cutoff_len {report.cutoff_len}; longest {report.longest:,}; {report.tokens_per_second:,.0f} tokens/s")
+        lines.append(f"  {_n(report.tokens, 'token')}, {report.trained:,} trained; {_n(report.cut_rows, 'row')} cut at cutoff_len {report.cutoff_len}; longest {report.longest:,}; {report.tokens_per_second:,.0f} tokens/s")
         if report.untrained_rows:
-            lines.append(f"  {report.untrained_rows:,} rows have no trained token (LLaMA-Factory keeps them)")
+            lines.append(f"  {_n(report.untrained_rows, 'row')} {'has' if report.untrained_rows == 1 else 'have'} no trained token (LLaMA-Factory keeps them)")
         p = report.packing
         if p.get("packs"):
             verb = "packed" if p["packed"] else "packing would give"
             lines.append(
-                f"  {verb}: {p['rows']:,} rows -> {p['packs']:,} packs of up to {p['capacity']:,} ({p['rows_per_pack']} per pack), "
+                f"  {verb}: {_n(p['rows'], 'row')} -> {_n(p['packs'], 'pack')} of up to {p['capacity']:,} ({p['rows_per_pack']} per pack), "
                 f"padding {p['padding_share']:.1%}, trained tokens {p['trained_share']:.1%} of the packed positions"
             )
     lines += [f"  note: {n}" for n in report.notes]

@@ -6,6 +6,7 @@ import click
 import orjson
 
 from ..train.config import TrainConfig
+from . import quiet, say
 
 _KEYS = ", ".join(TrainConfig.model_fields)
 
@@ -33,11 +34,13 @@ def train_cmd(config: str, overrides: tuple[str, ...], as_json: bool, nproc: int
         from ..train.dist import launch_command
 
         args = [*overrides, "--json"] if as_json else list(overrides)
+        if quiet():
+            args.append("--quiet")
         raise SystemExit(subprocess.call(launch_command(nproc, config, args)))
     from ..train import train
 
     def echo(msg: str) -> None:
-        click.echo(msg, err=True)
+        say(msg, err=True)
 
     metrics = train(config, list(overrides), echo=echo)
     from ..train.dist import from_env
@@ -48,7 +51,7 @@ def train_cmd(config: str, overrides: tuple[str, ...], as_json: bool, nproc: int
         click.echo(orjson.dumps(metrics, option=orjson.OPT_INDENT_2).decode())
         return
     eval_part = f", eval loss {metrics['eval_loss']:.4f}" if metrics.get("eval_loss") is not None else ""
-    click.echo(
+    say(
         f"trained {metrics['global_step']} steps in {metrics['train_runtime']:.1f}s: train loss {metrics['train_loss']:.4f}{eval_part}, "
         f"{metrics['trained_tokens']:,} trained tokens ({metrics['trained_tokens_per_second']:.0f}/s) on {metrics['device']}"
     )

@@ -7,6 +7,8 @@ import sys
 import click
 import orjson
 
+from . import say
+
 
 @click.command("validate")
 @click.argument("input", type=click.Path(dir_okay=True), required=False)
@@ -21,10 +23,11 @@ import orjson
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True, help="Exit 1 (and reject records) on errors only, or on warnings too.")
 @click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
 @click.option("--no-media-check", is_flag=True, help="Do not open media files (placeholder counts are still checked).")
+@click.option("--confine-media", is_flag=True, help="Never open a media path that resolves outside the dataset's folder and --media-root (media-outside becomes an error).")
 @click.option("--max-chars", type=int, default=100_000, show_default=True, help="Warn (long-record) above this many characters of text per record.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=65_536, show_default=True, help="Profile openai: warn (long-example-tokens) above this many tokens per example; set your model's limit.")
 @click.option("--tokenizer", default="qwen2.5", show_default=True, help="Tokenizer that counts --max-tokens (a built-in name, a cached tiktoken encoding such as o200k_base, or a local folder).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes for large sharegpt JSONL files.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for large sharegpt JSONL files (default: one per CPU from 32 MiB, like convert; 1 = never).")
 def validate_cmd(
     input: str | None,
     dataset_info: tuple[str, str] | None,
@@ -38,10 +41,11 @@ def validate_cmd(
     fail_on: str,
     media_root: str | None,
     no_media_check: bool,
+    confine_media: bool,
     max_chars: int,
     max_tokens: int,
     tokenizer: str,
-    workers: int,
+    workers: int | None,
 ) -> None:
     """Check INPUT before training: every problem with file:line, field, rule and remedy.
 
@@ -69,6 +73,7 @@ def validate_cmd(
         fail_on=fail_on,
         media_root=media_root,
         check_media=not no_media_check,
+        confine_media=confine_media,
         max_chars=max_chars,
         max_tokens=max_tokens,
         tokenizer=tokenizer,
@@ -76,5 +81,5 @@ def validate_cmd(
     if report_format == "json":
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
-        click.echo(report.render())
+        say(report.render())
     sys.exit(report.exit_code)

@@ -28,6 +28,7 @@ from ..errors import ReadError, WriteError, missing
 from ..record import Source
 from .cells import JsonCellRule, cell_text, replay, spooled
 from .files import Row, open_binary, register_reader, register_writer, suffix_of
+from .formulas import guard
 
 csv.field_size_limit(2**31 - 1)  # model answers are long; the default limit is 128 KiB
 XLSX_MAX_ROWS = 1_048_576
@@ -151,7 +152,7 @@ def _writer_for(delimiter: str) -> Any:
             quoted = csv.writer(text, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
             out.writerow(columns)
             for row in replay(batches()):
-                cells = ["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns]
+                cells = guard(["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns])
                 (quoted if any(type(x) is str and "\r" in x for x in cells) else out).writerow(cells)
                 n += 1
             text.flush()

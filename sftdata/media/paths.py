@@ -5,17 +5,25 @@ way LLaMA-Factory does by default: against the dataset file's folder (LLaMA-Fact
 joins them to ``media_dir``, which defaults to ``dataset_dir``), or against an explicit
 media root (``sftdata validate --media-root``, LLaMA-Factory's ``media_dir``). A file
 written to another folder keeps such paths verbatim, so they no longer resolve there;
-:class:`Rebase` rewrites them relative to the new folder. URLs (``http(s)://``,
-``data:``, ``s3://``, ``gs://``), absolute paths and empty strings are never changed.
+:class:`Rebase` rewrites them relative to the new folder. URLs (any ``scheme://``,
+``file://`` included, and ``data:``), absolute paths and empty strings are never changed,
+and URLs are never opened.
+
+A path may point anywhere (LLaMA-Factory legitimately uses absolute paths), so sftdata
+reads it, but says so when it resolves (``..``, absolute, or through a symlink) outside
+the dataset's folder and the media root: :func:`outside` (the ``media-outside`` warning;
+``--confine-media`` refuses to open such paths).
 
 >>> rebase = Rebase(root="/data/llava", base="/data/llava/out")
->>> rebase("images/1.jpg"), rebase("/abs/2.jpg"), rebase("https://x.org/3.jpg")
-('../images/1.jpg', '/abs/2.jpg', 'https://x.org/3.jpg')
+>>> rebase("images/1.jpg"), rebase("/abs/2.jpg"), rebase("https://x.org/3.jpg"), rebase("file:///etc/passwd")
+('../images/1.jpg', '/abs/2.jpg', 'https://x.org/3.jpg', 'file:///etc/passwd')
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PureWindowsPath
 
@@ -23,12 +31,37 @@ from ..record import MEDIA_PARTS, Message, Record
 
 REMOTE = ("http://", "https://", "data:", "s3://", "gs://")
 _MEDIA = tuple(MEDIA_PARTS.values())
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def is_url(url: str) -> bool:
+    """``data:`` or any ``scheme://`` (``file://`` included): never a local path to
+    resolve, rewrite or open.
+
+    >>> is_url("file:///etc/passwd"), is_url("https://x/1.png"), is_url("C:/data/1.png"), is_url("a/b.png")
+    (True, True, False, False)
+    """
+    return url.startswith("data:") or _SCHEME.match(url) is not None
 
 
 def is_local_relative(url: str) -> bool:
     """A non-empty path that is neither a URL nor absolute (on this system, or a
     Windows path with a drive or UNC share, which a dataset made on Windows may hold)."""
-    return bool(url) and not url.startswith(REMOTE) and not PurePath(url).is_absolute() and not PureWindowsPath(url).anchor
+    return bool(url) and not is_url(url) and not PurePath(url).is_absolute() and not PureWindowsPath(url).anchor
+
+
+def outside(path: str | os.PathLike[str], folders: Iterable[Path | None]) -> bool:
+    """Whether ``path``, with symlinks and ``..`` resolved, lies outside every one of
+    ``folders`` (``None`` entries are skipped; no folder at all: never outside).
+
+    >>> outside("/data/set/../../etc/passwd", [Path("/data/set")]), outside("/data/set/img/1.png", [Path("/data/set")])
+    (True, False)
+    """
+    roots = [os.path.realpath(f) for f in folders if f is not None]
+    if not roots:
+        return False
+    real = os.path.realpath(path)
+    return not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def resolve(url: str, base_dir: Path | None, media_root: Path | None) -> Path:
@@ -81,4 +114,25 @@ class Rebase:
         return record.model_copy(update=update) if update else record
 
 
-__all__ = ["REMOTE", "Rebase", "is_local_relative", "resolve"]
+def outside_paths(records: Iterable[Record], media_root: str | os.PathLike[str] | None = None, limit: int = 20) -> tuple[int, list[str]]:
+    """How many local media paths of ``records`` resolve outside their dataset's folder
+    and ``media_root``, and up to ``limit`` of them as ``file:line url -> resolved``."""
+    root = Path(media_root) if media_root else None
+    count, shown = 0, []
+    for record in records:
+        source = record.source
+        base = Path(source.path).parent if source is not None else None
+        for name in ("messages", "prompt", "chosen", "rejected", "completion"):
+            for m in getattr(record, name, None) or ():
+                for part in m.media():
+                    if not part.url or is_url(part.url):
+                        continue
+                    path = resolve(part.url, base, root)
+                    if outside(path, (base, root)):
+                        count += 1
+                        if len(shown) < limit:
+                            shown.append(f"{source or '?'} {part.url} -> {os.path.realpath(path)}")
+    return count, shown
+
+
+__all__ = ["REMOTE", "Rebase", "is_local_relative", "is_url", "outside", "outside_paths", "resolve"]

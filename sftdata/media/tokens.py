@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import DataError, UsageError, missing
+from ..errors import DataError, UsageError
 from ..record import KTORecord, PreferenceRecord, Record, SFTRecord, Source, conversation
-from .sizes import NO_PILLOW, has_pillow, image_size
+from .paths import is_url, resolve
+from .sizes import NO_PILLOW, has_pillow, image_size, is_outside  # noqa: F401 (NO_PILLOW, has_pillow: re-exported)
 
 Unknown = Literal["count", "error"]
 
@@ -58,6 +59,8 @@ class MediaOptions:
             file's folder, as in ``sftdata validate --media-root``).
         unknown: an image whose size cannot be read (missing, undecodable, a URL) is
             ``"count"`` ed as its placeholder and reported, or is an ``"error"``.
+        confine: never open a path that resolves outside the dataset's folder and
+            ``media_root`` (``--confine-media``): its size is unknown (``media-outside``).
     """
 
     model: str = "auto"
@@ -67,6 +70,7 @@ class MediaOptions:
     processor_min_pixels: int = 56 * 56
     media_root: str | None = None
     unknown: Unknown = "count"
+    confine: bool = False
 
     def __post_init__(self) -> None:
         for name in ("image_max_pixels", "image_min_pixels", "processor_max_pixels", "processor_min_pixels"):
@@ -174,12 +178,14 @@ class MediaError(DataError):
 
 @dataclass(frozen=True, slots=True)
 class ImageCount:
-    """One image of a record: its pad tokens (1, the placeholder's, when ``problem``)."""
+    """One image of a record: its pad tokens (1, the placeholder's, when ``problem``);
+    ``outside``: the path resolves outside the dataset's folder and the media root."""
 
     url: str
     tokens: int
     size: tuple[int, int] | None = None
     problem: str | None = None
+    outside: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +203,9 @@ class MediaTokens:
 
         Raises:
             MediaError: an image's size cannot be read and ``options.unknown == "error"``.
-            MissingDependencyError: the same, because Pillow is not installed.
         """
         if not isinstance(record, (SFTRecord, PreferenceRecord, KTORecord)):
             return []
-        pillow = has_pillow()
         source = record.source
         base = Path(source.path).parent if source is not None else None
         root = Path(self.options.media_root) if self.options.media_root else None
@@ -212,17 +216,16 @@ class MediaTokens:
             for part in m.content:
                 if part.type != "image":
                     continue
-                got = image_size(part.url, base, root) if pillow else ("missing-dependency", NO_PILLOW)
-                if not pillow and self.options.unknown == "error":
-                    raise missing("pillow", "images", "Counting image tokens (reading image sizes)")
+                got = image_size(part.url, base, root, confine=self.options.confine)
+                away = bool(part.url) and not is_url(part.url) and is_outside(str(resolve(part.url, base, root)), base, root)
                 if isinstance(got[0], str):
                     code, why = got  # type: ignore[misc]
                     if self.options.unknown == "error":
                         raise _error(code, why, source, i)  # type: ignore[arg-type]
-                    out.append(ImageCount(part.url, 1, None, why))  # type: ignore[arg-type]
+                    out.append(ImageCount(part.url, 1, None, why, away))  # type: ignore[arg-type]
                 else:
                     w, h = got  # type: ignore[misc]
-                    out.append(ImageCount(part.url, self.model.image_tokens(w, h, self.options), (w, h)))  # type: ignore[arg-type]
+                    out.append(ImageCount(part.url, self.model.image_tokens(w, h, self.options), (w, h), None, away))  # type: ignore[arg-type]
         return out
 
 
@@ -243,9 +246,8 @@ def media_tokens(tokenizer: object, template: object, options: MediaOptions | No
     count as placeholders (``model="placeholder"``; ``"auto"`` with a template that has
     no media model, or a tokenizer without the model's pad token).
 
-    Without Pillow (the ``images`` extra) images cannot be sized: they then count as
-    placeholders and as unknown (or raise, with ``unknown="error"``), and only when a
-    record has one, so text-only data needs no extra.
+    Image sizes are read from file headers (``imagesize``, a core dependency), so the
+    counts need no extra; Pillow only adds formats that ``imagesize`` does not read.
 
     Raises:
         UsageError: a named model whose pad token the tokenizer does not have.

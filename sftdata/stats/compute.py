@@ -250,21 +250,42 @@ def token_stats(
     for code, n in Counter(columns.data["kind"]).items():
         kinds[KINDS[code]] = n
     warnings = check_pairing(tokenizer, template) + _media_warnings(tokenizer, template, config.media, media, sum(columns.data["images"]))
+    if sum(columns.data["media"]):
+        warnings += media_outside_warnings(p, fmt, config.media)
     return build_report(str(p), config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds, warnings, media.model.name if media else None)
 
 
 def _media_warnings(tokenizer: Tokenizer, template: Template, options: MediaOptions, media: MediaTokens | None, images: int) -> list[str]:
     """Say so when the template's media model was asked for but cannot apply."""
-    from ..media.tokens import NO_PILLOW, has_pillow
-
     name = getattr(template, "media_model", None)
     if not images:
         return []
     if media is None and options.model == "auto" and name:
         return [f"template '{template.name}' expands images as {name}, but tokenizer '{tokenizer.name}' has no such pad token: images count as placeholders"]
-    if media is not None and not has_pillow():
-        return [f"{NO_PILLOW}: images count as placeholders"]
     return []
+
+
+def media_outside_warnings(path: Path, fmt: Format, options: MediaOptions | None) -> list[str]:
+    """``media-outside``: media paths that resolve outside the dataset's folder and the
+    media root, named (a second, decode-only pass, run only when the data has media)."""
+    from ..media.paths import outside_paths
+
+    def records() -> Iterator[Any]:
+        # lines that are not JSON objects were the first pass's business (rejects)
+        for row, source in read_rows(path, bad=lambda *_: None):
+            try:
+                yield fmt.decode(row, source)
+            except RecordError:
+                continue
+
+    root = options.media_root if options else None
+    n, shown = outside_paths(records(), root)
+    if not n:
+        return []
+    where = "the dataset folder" + (" and the media root" if root else "")
+    what = "not opened (--confine-media)" if options is not None and options.confine else "read anyway; --confine-media refuses to open them"
+    more = f" and {n - len(shown):,} more" if n > len(shown) else ""
+    return [f"media-outside: {n:,} media path{'s' if n != 1 else ''} resolve{'s' if n == 1 else ''} outside {where}, {what}: {'; '.join(shown)}{more}"]
 
 
 def check_pairing(tokenizer: Tokenizer, template: Template) -> list[str]:

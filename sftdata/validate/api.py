@@ -35,6 +35,17 @@ def _options(profile: Profile, kwargs: dict[str, Any]) -> Options:
         raise UsageError(f"unknown validation option ({exc}).", remedy=f"Options: {known}.") from None
 
 
+def _default_workers(path: PathLike) -> int:
+    """One process per CPU (up to 8) for files of 32 MiB or more, like ``convert``."""
+    from ..engines.local import cpu_count
+
+    try:
+        big = os.stat(path).st_size >= 32 << 20
+    except OSError:
+        big = False
+    return max(1, min(cpu_count(), 8)) if big else 1
+
+
 def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int, want_rows: bool) -> tuple[Validator, Iterator[Outcome | CleanBatch]]:
     name = str(path)
     if fmt is None:
@@ -76,7 +87,7 @@ def validate(
     format: str | Format = "auto",
     rejects: PathLike | None = None,
     output: PathLike | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     locations: int = 3,
     progress: bool = False,
     dataset_info: tuple[PathLike, str] | None = None,
@@ -91,7 +102,9 @@ def validate(
         format: the wire format, or ``auto`` to detect it from the first rows.
         rejects: write each rejected record verbatim, with its issues and line, here (JSONL).
         output: write the valid records (repaired with ``fix=True``) here.
-        workers: processes for the fast path on large sharegpt JSONL files (fork).
+        workers: processes for the fast path on large sharegpt JSONL files (fork);
+            ``None`` (default): one per CPU (up to 8) for files of 32 MiB or more, as
+            ``convert`` does; ``1``: never.
         locations: how many first locations the report keeps per rule.
         progress: show a progress line on stderr (only when stderr is a terminal).
         dataset_info: ``(path, name)`` of a LLaMA-Factory ``dataset_info.json`` entry: its
@@ -124,6 +137,7 @@ def validate(
     is_path = isinstance(source, (str, os.PathLike))
     path = str(source) if is_path else None
     if is_path:
+        workers = workers if workers is not None else _default_workers(source)  # type: ignore[arg-type]
         validator, outcomes = _file_units(source, fmt, opts, workers, output is not None)  # type: ignore[arg-type]
     else:
         validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]

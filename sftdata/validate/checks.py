@@ -40,6 +40,8 @@ class Context:
     base_dir: Path | None = None
     media_root: Path | None = None
     check_media: bool = True
+    #: never open a media path outside ``base_dir`` and ``media_root`` (``--confine-media``)
+    confine_media: bool = False
     #: wire path of the k-th media item of a modality (e.g. ``images[1]``), when the format has one
     media_field: Callable[[str, int], str] | None = None
     #: the row is a TRL prompt-only row (a prompt for online trainers, no answer by design)

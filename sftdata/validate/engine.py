@@ -52,6 +52,7 @@ class Options:
     fix: bool = False
     media_root: Path | None = None
     check_media: bool = True
+    confine_media: bool = False
     max_chars: int = 100_000
     #: per-example token limit (``long-example-tokens``, checked by the ``openai`` profile)
     max_tokens: int = 65_536
@@ -269,6 +270,7 @@ class Validator:
             base_dir=self.base_dir,
             media_root=self.options.media_root,
             check_media=self.options.check_media,
+            confine_media=self.options.confine_media,
             media_field=self.media_field if row is not None else None,
             prompt_only=row is not None and bool(getattr(self.fmt, "prompt_only", lambda r: False)(row)),
         )

@@ -1,17 +1,22 @@
-"""Multimodal rules: media files exist and images decode.
+"""Multimodal rules: media files exist, images decode, and paths stay where they should.
 
 Paths are resolved against ``--media-root`` when given, else the dataset file's folder
-(LLaMA-Factory's ``media_dir`` default). URLs (``http(s)://``, ``data:``) are not fetched.
+(LLaMA-Factory's ``media_dir`` default). URLs (any ``scheme://``, ``file://`` included,
+and ``data:``) are never opened. A path that resolves outside the dataset's folder and the
+media root is read (LLaMA-Factory reads absolute paths too) and reported as
+``media-outside``; with ``--confine-media`` it is an error and the file is not opened.
 Results are cached per resolved path, since datasets reuse images across records.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
-from ..media.paths import REMOTE as _REMOTE
-from ..media.paths import resolve
+from ..errors import Issue
+from ..media.paths import is_url, resolve
+from ..media.sizes import is_outside
 from .checks import Context
 
 
@@ -46,9 +51,16 @@ def check_media(ctx: Context) -> None:
                 seen[part.type] = k + 1
                 where = ctx.media_field(part.type, k) if ctx.media_field else t.content_path
                 url = part.url
-                if not url or url.startswith(_REMOTE):
+                if not url or is_url(url):
                     continue
                 path = resolve(url, ctx.base_dir, ctx.media_root)
+                if is_outside(str(path), ctx.base_dir, ctx.media_root) and ctx.profile.enabled("media-outside"):
+                    folders = f"the dataset folder {ctx.base_dir}" + (f" and the media root {ctx.media_root}" if ctx.media_root else "")
+                    said = f"{part.type} {url} resolves to {os.path.realpath(path)}, outside {folders}"
+                    if ctx.confine_media:
+                        ctx.issues.append(Issue("media-outside", f"{said}; not opened (--confine-media)", where, "error"))
+                        continue
+                    ctx.add("media-outside", said, where)
                 if not _exists(str(path)):
                     ctx.add("media-missing", f"{part.type} file not found: {path}", where)
                 elif part.type == "image":

@@ -165,13 +165,13 @@ class ValidationReport:
     def render(self) -> str:
         """The human summary: one block per rule with its first locations."""
         lines = [
-            f"{self.path or '<records>'}: {self.total} records ({self.format or '?'}, profile {self.profile}): "
-            f"{self.valid} valid, {self.rejected} rejected; {self.errors} errors, {self.warnings} warnings"
-            + (f"; {self.fixed} records repaired" if self.fixed else "")
+            f"{self.path or '<records>'}: {_n(self.total, 'record')} ({self.format or '?'}, profile {self.profile}): "
+            f"{self.valid} valid, {self.rejected} rejected; {_n(self.errors, 'error')}, {_n(self.warnings, 'warning')}"
+            + (f"; {_n(self.fixed, 'record')} repaired" if self.fixed else "")
         ]
         lines += [f"  info    {note}" for note in self.notes]
         for stat in self.sorted_rules():
-            lines.append(f"  {stat.severity:<7} {stat.code:<22} {stat.count:>7} in {stat.records} records  {rule(stat.code).summary}")
+            lines.append(f"  {stat.severity:<7} {stat.code:<22} {stat.count:>7} in {_n(stat.records, 'record')}  {rule(stat.code).summary}")
             for loc in stat.first:
                 lines.append(f"      {loc}  {stat.code}  {loc.message}")
             if stat.count > len(stat.first):
@@ -182,3 +182,8 @@ class ValidationReport:
                 lines.append(f"      {loc}  {loc.message}")
         lines.append("OK" if self.ok else f"FAILED (--fail-on {self.fail_on})")
         return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 record``, ``3 records``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -59,6 +59,7 @@ RuleCode = Literal[
     "media-type-unsupported",
     "image-url-local",
     "image-in-assistant",
+    "media-outside",
     # preference
     "preference-empty",
     "preference-role",
@@ -165,6 +166,9 @@ _CATALOGUE: tuple[Rule, ...] = (
        "Upload the images and use their URLs, or inline them as base64 data URIs."),
     _r("image-in-assistant", "error", "multimodal", "An image in an assistant message; OpenAI's API accepts images only in user (and system) messages. Only the `openai` profile checks it.",
        "Move the image to the user turn, or drop it."),
+    _r("media-outside", "warning", "multimodal", "A local media path that resolves (through `..`, an absolute path or a symlink) outside the dataset's folder and `--media-root`. "
+       "Read anyway, as LLaMA-Factory does; an error, and the file is not opened, with `--confine-media`.",
+       "Keep media inside the dataset folder (or pass `--media-root DIR`); use `--confine-media` on data you did not make."),
     _r("preference-empty", "error", "preference", "A chosen or rejected answer that is empty.", "Fill in both answers or drop the pair."),
     _r("preference-role", "error", "preference", "A chosen or rejected answer that is not an assistant message.",
        "Both answers must be the assistant's; the prompt holds the user turns."),

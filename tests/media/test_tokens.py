@@ -287,20 +287,27 @@ def test_render_missing_image_is_one_paragraph(tmp_path: Path, capsys: pytest.Ca
     assert "Traceback" not in err and err.count("\n") == 1
 
 
-def test_without_pillow_images_are_unknown_or_a_missing_extra(monkeypatch: pytest.MonkeyPatch, realdata: Path, tmp_path: Path) -> None:
-    from sftdata.errors import MissingDependencyError
+def test_without_pillow_image_sizes_come_from_headers(monkeypatch: pytest.MonkeyPatch, realdata: Path) -> None:
+    """The core install (no Pillow) reads sizes with imagesize: the same counts as with Pillow, no warning."""
+    import sys
 
-    monkeypatch.setattr(mt, "has_pillow", lambda: False)
-    report = token_stats(realdata / "mllm_demo.json", workers=1)
-    assert (report.images, report.image_tokens, report.media_unknown, report.tokens) == (8, 8, 8, 1085 - 542)
-    assert report.warnings == [f"{mt.NO_PILLOW}: images count as placeholders"]
-    assert token_stats(FIXTURES / "sharegpt" / "sft.jsonl", StatsConfig(media=MediaOptions()), workers=1).warnings == [f"{mt.NO_PILLOW}: images count as placeholders"]
-    text_only = tmp_path / "t.jsonl"
-    text_only.write_text(json.dumps({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]}) + "\n")
-    assert token_stats(text_only, workers=1).warnings == []  # a core install counts text without the extra
-    rec = next(iter(read(realdata / "mllm_demo.json")))
-    with pytest.raises(MissingDependencyError, match="pip install 'sftdata\\[images\\]'"):
-        count_record(rec, TOK, QWEN, media=media_tokens(TOK, QWEN, MediaOptions(unknown="error")))
+    from sftdata.media import sizes
+
+    with_pillow = token_stats(realdata / "mllm_demo.json", workers=1)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # `import PIL` now fails
+    sizes.has_pillow.cache_clear()
+    sizes._size_of_file.cache_clear()
+    try:
+        assert not sizes.has_pillow()
+        report = token_stats(realdata / "mllm_demo.json", workers=1)
+        rec = next(iter(read(realdata / "mllm_demo.json")))
+        counted = count_record(rec, TOK, QWEN, media=media_tokens(TOK, QWEN, MediaOptions(unknown="error")))
+    finally:
+        sizes.has_pillow.cache_clear()
+        sizes._size_of_file.cache_clear()
+    assert (report.images, report.image_tokens, report.media_unknown, report.tokens, report.warnings) == (with_pillow.images, with_pillow.image_tokens, 0, with_pillow.tokens, [])
+    assert report.media_unknown == with_pillow.media_unknown == 0 and report.images == 8
+    assert counted.image_tokens == 132  # two 300x168 images, 66 tokens each
 
 
 def test_qwen2_vl_template_is_llamafactory_qwen2_vl(realdata: Path) -> None:
