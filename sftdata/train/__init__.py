@@ -34,7 +34,7 @@ def _tokenization(cfg: TrainConfig) -> tuple[Any, Any, Any]:
     template = get_template(cfg.template, tokenizer=tokenizer, model_dir=cfg.model_name_or_path)
 
     def encode(record: Any, branch: str = "chosen") -> Any:
-        return encode_record(record, tokenizer, template, train_on=cfg.train_on, cutoff_len=cfg.cutoff_len, branch=branch)  # type: ignore[arg-type]
+        return encode_record(record, tokenizer, template, train_on=cfg.train_on, cutoff_len=cfg.cutoff_len, branch=branch, trainer=cfg.trainer)  # type: ignore[arg-type]
 
     return tokenizer, template, encode
 

@@ -24,6 +24,7 @@ from ..errors import UsageError
 Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 FinetuningType = Literal["lora", "full"]
 TrainOn = Literal["all", "last"]
+Convention = Literal["sftdata", "llamafactory", "trl"]
 Stage = Literal["sft", "dpo", "kto"]
 PrefLoss = Literal["sigmoid", "ipo", "hinge", "orpo", "simpo"]
 DevicePref = str  # "auto", "cpu", "cuda", "cuda:1", "npu", "npu:0" (checked in device.py)
@@ -42,6 +43,12 @@ class TrainConfig(BaseModel):
         template: a chat template name (``qwen``, ``chatml``, ...) or ``hf`` for the
             model folder's own chat template.
         train_on: ``all`` assistant turns (default) or only the ``last`` one.
+        trainer: whose labels and cutoff rule the run trains with (``sftdata stats
+            --trainer``): ``sftdata`` (default: assistant turns without the newline after
+            ``<|im_end|>``, rows cut on the right), ``llamafactory`` (its labels, which train
+            that newline, and its per-turn source/target budget) or ``trl`` (SFTTrainer's
+            ``assistant_only_loss`` template, right cut at ``max_length``), so a run here
+            trains exactly the tokens the named trainer would.
         cutoff_len: longest sequence in tokens; longer rows are truncated, rows left with
             no trained token are dropped and counted.
         packing: concatenate rows up to ``cutoff_len``; each row still attends only to itself.
@@ -73,6 +80,7 @@ class TrainConfig(BaseModel):
     tokenizer: str | None = None
     template: str = "qwen"
     train_on: TrainOn = "all"
+    trainer: Convention = "sftdata"
     cutoff_len: int = Field(2048, gt=1)
     max_samples: int | None = Field(None, gt=0)
     val_size: float = Field(0.0, ge=0)

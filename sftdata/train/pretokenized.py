@@ -43,6 +43,12 @@ def expected_parts(cfg: Any, tokenizer: Any, template: Any) -> KeyParts:
 
 def check_key(folder: Path, cfg: Any, tokenizer: Any, template: Any) -> KeyParts:
     """The folder's key parts; raises when they do not match the config."""
+    if cfg.trainer != "sftdata":
+        raise UsageError(
+            f"tokenized dataset '{folder}' holds sftdata's labels, and this config trains with trainer: {cfg.trainer}.",
+            field="trainer",
+            remedy="Point dataset at the data file (the run then tokenizes with that trainer's labels), or drop trainer: from the config.",
+        )
     found = load_manifest(folder)
     assert found is not None
     parts, _report = found

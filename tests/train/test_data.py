@@ -191,3 +191,42 @@ def test_shape_buckets_pad_batches_to_the_bucket_that_fits() -> None:
     assert (batch.n_tokens, batch.n_trained) == (25, 23)
     with pytest.raises(ValueError, match="shape_buckets"):
         TrainConfig(model_name_or_path="-", dataset="-", output_dir="-", shape_buckets="a")
+
+
+@pytest.mark.parametrize("trainer", ["llamafactory", "trl"])
+@pytest.mark.parametrize("cutoff", [24, 2048])
+def test_trainer_key_trains_the_named_trainers_labels_as_stats_counts_them(tmp_path: Path, trainer: str, cutoff: int) -> None:
+    """`trainer: X` in a training config: every example's labels are encode_record's with
+    trainer=X (LLaMA-Factory trains the newline after <|im_end|> and splits the cutoff budget
+    per turn; TRL's assistant template), and the trained total is what `stats --trainer X` says."""
+    from sftdata.api import read
+    from sftdata.stats.compute import StatsConfig, token_stats
+    from sftdata.templates import get_template
+    from sftdata.tokenizers import get_tokenizer
+    from sftdata.tokens import encode_record
+
+    data = write_jsonl(tmp_path / "d.jsonl", make_records(24))
+    examples, report = load(cfg(data, trainer=trainer, cutoff_len=cutoff))
+    tok, tpl = get_tokenizer("qwen2.5"), get_template("qwen")
+    want = [encode_record(r, tok, tpl, train_on="all", cutoff_len=cutoff, trainer=trainer) for r in read(data)]  # type: ignore[arg-type]
+    kept = [w for w in want if any(x != IGNORE for x in w.labels[1:])]
+    assert [(e.input_ids, e.labels) for e in examples] == [(tuple(w.input_ids), tuple(w.labels)) for w in kept]
+    assert report.read == 24 and len(examples) + sum(report.dropped.values()) == 24
+    stats = token_stats(data, StatsConfig(cutoff_len=cutoff, trainer=trainer, train_on="all"), workers=1)  # type: ignore[arg-type]
+    assert sum(e.n_trained for e in examples) == stats.trainable_tokens
+    default, _ = load(cfg(data, cutoff_len=cutoff))
+    assert [e.labels for e in default] != [e.labels for e in examples]  # the key changes what is trained
+
+
+def test_trainer_key_with_a_tokenized_folder_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    from sftdata.tokenize import TokenizeConfig, tokenize_dataset
+    from sftdata.tokenizers import get_tokenizer
+    from sftdata.templates import get_template
+    from sftdata.train.pretokenized import check_key
+
+    data = write_jsonl(tmp_path / "d.jsonl", make_records(4))
+    tokenize_dataset([data], tmp_path / "tok", TokenizeConfig(trainer="sftdata", cutoff_len=2048))
+    tok = get_tokenizer("qwen2.5")
+    with pytest.raises(UsageError, match="holds sftdata's labels, and this config trains with trainer: llamafactory"):
+        check_key(tmp_path / "tok", cfg(tmp_path / "tok", trainer="llamafactory"), tok, get_template("qwen", tokenizer=tok))
