@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module and is listed in ``_COMMANDS``; it is imported
 only when invoked (or when ``--help`` lists commands), so ``sftdata --help`` stays fast.
-Exit codes: 0 ok, 1 invalid data or failure, 2 usage error. ``SftdataError`` is printed
+Every command reads and writes remote URIs (``s3://``, ``gs://``, ``hf://``; see
+:mod:`.staging`). Exit codes: 0 ok, 1 invalid data or failure, 2 usage error. ``SftdataError`` is printed
 as one paragraph, never as a traceback.
 """
 
@@ -43,8 +44,10 @@ class LazyGroup(click.Group):
         entry = _COMMANDS.get(name)
         if entry is None:
             return None
+        from .staging import with_staging
+
         module = importlib.import_module(f"{__name__}.{entry[0]}")
-        return getattr(module, entry[1])
+        return with_staging(getattr(module, entry[1]))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]
