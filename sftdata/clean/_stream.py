@@ -10,13 +10,14 @@ step did not decide to drop can be lost by a round trip through another format.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RecordError
 from ..formats import Format, get_format
-from ..io import atomic_path, read_rows, suffix_of, write_rows
+from ..io import atomic_path, read_rows, remote, suffix_of, write_rows
+from ..io.shards import ShardWriter, is_folder
 from ..record import Record, Source
 
 Row = dict[str, Any]
@@ -103,7 +104,7 @@ def lines(path: PathLike) -> Iterator[Line]:
         return
     name = str(path)
     idx = 0
-    with open(path, "rb", buffering=1 << 20) as fh:
+    with remote.open_binary(name, None) if remote.is_uri(name) else open(path, "rb", buffering=1 << 20) as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
@@ -111,9 +112,12 @@ def lines(path: PathLike) -> Iterator[Line]:
             idx += 1
 
 
-def write_kept(kept: Iterable[Line], output: PathLike) -> int:
+def write_kept(kept: Iterable[Line], output: PathLike, summary: Callable[[int], dict[str, Any]] | None = None) -> int:
     """Write rows atomically: raw bytes copied when both sides are plain JSONL (no
-    parse, no re-serialisation), otherwise rows through the suffix's writer."""
+    parse, no re-serialisation), otherwise rows through the suffix's writer. A folder
+    (``out/``) gets shards and a manifest holding ``summary(rows written)``."""
+    if is_folder(output):
+        return _write_shards(kept, output, summary)
     if not _plain_jsonl(output):
         return write_rows((line.row for line in kept), output)
     n = 0
@@ -121,6 +125,21 @@ def write_kept(kept: Iterable[Line], output: PathLike) -> int:
         for line in kept:
             fh.write(line.raw if line.raw is not None else orjson_line(line.row))
             n += 1
+    return n
+
+
+def _write_shards(kept: Iterable[Line], output: PathLike, summary: Callable[[int], dict[str, Any]] | None) -> int:
+    n = 0
+    with ShardWriter(output) as out:
+        block: list[bytes] = []
+        for line in kept:
+            block.append(line.raw if line.raw is not None else orjson_line(line.row))
+            n += 1
+            if len(block) >= 4096:
+                out.write(b"".join(block))
+                block.clear()
+        out.write(b"".join(block))
+        out.summary = summary(n) if summary is not None else {"kept": n}
     return n
 
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..api import RejectSink
+from ..engines.base import Engine
 from ..formats import Format
 from ..io import write_rows
 from ..progress import progress
@@ -229,6 +231,7 @@ class Repetition:
 
 
 Measure = Literal["total", "prompt", "trainable"]
+RANGE_BYTES = 1 << 20  # token filters count ~750 records of 1.3 KB per range
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,10 @@ class Tokens:
             options = dataclasses.replace(self.media or MediaOptions(), unknown="error")
             object.__setattr__(self, "_tools", (tok, tpl, media_tokens(tok, tpl, options)))
         return self._tools  # type: ignore[no-any-return]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a worker process loads its own tokenizer (the loaded one does not pickle)
+        return {**self.__dict__, "_tools": None}
 
     def check(self, record: Record) -> Drop | None:
         from ..media.tokens import MediaError
@@ -314,12 +321,15 @@ def filter(  # noqa: A001 - the API mirrors the command name
     *,
     rejects: PathLike | None = None,
     format: str | Format = "auto",
+    engine: Engine | None = None,
 ) -> FilterReport:
     """Write the rows of ``input`` that pass every condition to ``output`` (verbatim).
 
     Dropped rows go to ``rejects`` (JSONL: reason code, message, field, source line and
     the row) when given; rows that do not decode go there too (otherwise the first one
-    stops the run, as in ``convert``).
+    stops the run, as in ``convert``). ``engine=Engine("ray")`` filters the byte ranges
+    of a ``.jsonl`` file or URI on Ray, with the same kept rows, order and rejects;
+    ``output`` may then be a folder of shards (``out/``) with a manifest.
 
     >>> import json, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -329,6 +339,8 @@ def filter(  # noqa: A001 - the API mirrors the command name
     FilterReport(read=2, kept=1, rejected=1, reasons={'empty-turn': 1})
     """
     fmt = resolve_format(input, format)
+    if engine is not None and engine.ray:
+        return _filter_ranges(input, output, fmt, filters, rejects, engine)
     kept = [0]
     with RejectSink(rejects) as sink, progress(f"filtering {input}") as advance:
 
@@ -348,3 +360,77 @@ def filter(  # noqa: A001 - the API mirrors the command name
 
         write_rows(counted(passing(), kept), output)
     return FilterReport(read=kept[0] + sink.total, kept=kept[0], rejected=sink.total, reasons=dict(sorted(sink.counts.items())))
+
+
+# The per-range step of the Ray engine: the same decode, the same first_drop and the
+# same JSONL bytes as the loop above, with line numbers local to the range.
+_JOB: dict[str, Any] = {}
+_Event = tuple[int, dict[str, Any], tuple[Any, ...] | None, Drop | None]  # line, row, decode issues, drop
+
+
+def _init_ranges(path: str, fmt: Format, filters: tuple[Filter, ...]) -> None:
+    _JOB.update(path=path, fmt=fmt, filters=filters)
+
+
+def _filter_range(span: tuple[int, int]) -> tuple[int, bytes, int, list[_Event], tuple[str, int, str, str] | None]:
+    import orjson
+
+    from ..engines.local import line_count, read_span
+    from ..errors import RecordError
+    from ..io.files import BadLine, range_rows
+    from ..record import Source
+
+    path: str = _JOB["path"]
+    data = read_span(path, span)
+    decode, filters = _JOB["fmt"].decode, _JOB["filters"]
+    kept: list[bytes] = []
+    events: list[_Event] = []
+    try:
+        for lineno, row in range_rows(data):
+            try:
+                # the Source matters: relative media paths resolve from the file's folder
+                record = decode(row, Source(path, lineno, "line"))
+            except RecordError as err:
+                events.append((lineno, row, err.issues, None))
+                continue
+            drop = first_drop(record, filters)
+            if drop is None:
+                kept.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+            else:
+                events.append((lineno, row, None, drop))
+    except BadLine as bad:
+        return line_count(data), b"", 0, events, (bad.message, bad.line, bad.code, bad.remedy)
+    return line_count(data), b"".join(kept), len(kept), events, None
+
+
+def _filter_ranges(input: PathLike, output: PathLike, fmt: Format, filters: Sequence[Filter], rejects: PathLike | None, engine: Engine) -> FilterReport:
+    from ..engines.run import ordered_ranges, require_ranges
+    from ..errors import ReadError, RecordError
+    from ..io import remote
+    from ..io.shards import ShardWriter, jsonl_output
+    from ..record import Source
+
+    require_ranges(input, output)
+    path, base, kept = str(input), 0, 0
+    total = remote.size(path) if remote.is_uri(path) else Path(path).stat().st_size
+    job = ordered_ranges(input, _filter_range, workers=1, chunk=RANGE_BYTES, initializer=_init_ranges, initargs=(path, fmt, tuple(filters)), engine=engine)
+    with RejectSink(rejects) as sink, jsonl_output(output) as out, job as results, progress(f"filtering {input}", total=total, unit="bytes") as advance:
+        for (start, end), (lines, data, n, events, error) in results:
+            for lineno, row, issues, drop in events:
+                source = Source(path, base + lineno, "line")
+                if drop is not None:
+                    sink.reject(row, source, drop.code, drop.message, field=drop.field)
+                elif rejects is None:
+                    raise RecordError(list(issues or ()), path=path, line=source.line)
+                else:
+                    sink.add(row, source, RecordError(list(issues or ()), path=path, line=source.line))
+            if error is not None:
+                message, lineno, code, remedy = error
+                raise ReadError(message, path=path, line=base + lineno, code=code, remedy=remedy)
+            out.write(data)
+            kept, base = kept + n, base + lines
+            advance(end - start)
+        report = FilterReport(read=kept + sink.total, kept=kept, rejected=sink.total, reasons=dict(sorted(sink.counts.items())))
+        if isinstance(out, ShardWriter):
+            out.summary = {"source": path, "engine": engine.name, **report.to_dict()}
+    return report

@@ -9,6 +9,7 @@ import click
 import orjson
 
 from ..errors import UsageError
+from .engine import engine_of, engine_options
 
 _DATASET_INFO = click.option(
     "--dataset-info",
@@ -22,7 +23,7 @@ _DATASET_INFO = click.option(
 
 @click.command("convert")
 @click.argument("input", type=click.Path(dir_okay=True), required=False)
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output file; its suffix picks the file type (.jsonl, .json, .parquet, .xlsx).")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file; its suffix picks the file type (.jsonl, .json, .parquet, .xlsx). With --engine ray, a folder (out/) gets part-00000.jsonl... and manifest.json.")
 @click.option("--to", "to", required=True, help="Target format (see `sftdata formats`).")
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--strict", is_flag=True, help="Fail instead of dropping fields the target cannot carry.")
@@ -38,6 +39,7 @@ _DATASET_INFO = click.option(
 @click.option("--tool-ids/--no-tool-ids", "tool_ids", default=None, help="Give tool calls without an id a stable one (call_<message>_<k>) and each tool result its call's id. Default: on for --to openai, off otherwise.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Folder that relative media paths in INPUT are relative to (default: INPUT's folder). Turns on media path rewriting.")
 @click.option("--media-base", type=click.Path(file_okay=False), default=None, help="Rewrite relative media paths to be relative to this folder (default with --media-root: the output's folder); URLs and absolute paths are kept.")
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert_cmd(
     input: str | None,
@@ -57,6 +59,8 @@ def convert_cmd(
     tool_ids: bool | None,
     media_root: str | None,
     media_base: str | None,
+    engine: str,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Convert INPUT to another format.
@@ -86,7 +90,7 @@ def convert_cmd(
     if name is not None and register is None:
         raise UsageError("--name needs --register DATASET_INFO_JSON.", remedy="Add --register path/to/dataset_info.json.")
     rewrite = Rewrite(tool_call_ids=tool_ids, media_root=media_root, media_base=media_base)
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite)
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite, engine=engine_of(engine, ray_address))
     input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())

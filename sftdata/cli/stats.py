@@ -10,6 +10,7 @@ import click
 import orjson
 
 from ..errors import UsageError
+from .engine import engine_of, engine_options
 
 TEMPLATE_HELP = "Chat template: qwen, qwen2_vl, chatml, llama3, llama2, mistral, vicuna, alpaca, plain, or hf (the tokenizer folder's own)."
 TOKENIZER_HELP = "Tokenizer: qwen2.5 (built in, offline; aliases qwen2, qwen), a tiktoken encoding, a local HF tokenizer folder or a hub id."
@@ -54,8 +55,9 @@ def _common(f: Any) -> Any:
 @click.option("--plot", type=click.Path(), help="Write a length histogram with the cutoff marked (.png needs matplotlib; .html needs nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @media_options
+@engine_options
 def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool,
-              media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None) -> None:
+              media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, engine: str, ray_address: str | None) -> None:
     """Token statistics of INPUT after the chat template.
 
     Per record: total, prompt, trainable and template-overhead tokens, turns and media;
@@ -73,7 +75,7 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_len, epochs=epochs, format=from_,  # type: ignore[arg-type]
                          media=media_config(media_model, image_max_pixels, image_min_pixels, media_root))
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress(f"tokenizing {input}")) as bar:
-        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
+        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update, engine=engine_of(engine, ray_address))
     if plot:
         from ..stats.plot import plot_lengths
 

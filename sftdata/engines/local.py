@@ -22,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..io import remote
 from ..io.files import spans
 
 T = TypeVar("T")
@@ -34,8 +35,10 @@ def cpu_count() -> int:
 
 
 def read_span(path: str | os.PathLike[str], span: Span) -> bytes:
-    """The bytes of one range, read by the worker itself."""
+    """The bytes of one range, read by the worker itself (from a URI on the Ray engine)."""
     start, end = span
+    if remote.is_uri(path):
+        return remote.read_range(str(path), start, end)
     with open(path, "rb") as fh:
         fh.seek(start)
         return fh.read(end - start)

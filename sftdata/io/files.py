@@ -102,10 +102,10 @@ def spans(path: Path, chunk: int | None = None) -> Iterator[tuple[int, int]]:
             start = end
 
 
-def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
+def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None, opener: Callable[..., IO[bytes]] = open_binary) -> Iterator[tuple[Row, Source]]:
     name = str(path)
     loads = orjson.loads
-    with open_binary(path, compression) as fh:
+    with opener(path, compression) as fh:
         # the meter is a generator layer: only when someone watches (a terminal)
         for lineno, line in enumerate(fh if position is None else _metered(fh, position), 1):
             if not line.strip():

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, missing
+from ..record import Source
+from .compression import suffix_of
 
 BUFFER = 1 << 20
 
@@ -133,6 +135,54 @@ def upload(local: Path, uri: str, replace: dict[str, str] | None = None) -> None
             for old, new in pairs:
                 line = line.replace(old, new)
             dst.write(line)
+
+
+def open_binary(uri: str, compression: str | None) -> Any:
+    """A remote file for reading (``.gz`` decompressed on the fly)."""
+    fs, path = filesystem(uri)
+    try:
+        raw = fs.open(path, "rb", block_size=BUFFER)
+    except FileNotFoundError:
+        raise _not_found(uri) from None
+    if compression == ".gz":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def read_rows(uri: str, *, json_cells: bool = True, position: Any = None) -> Iterator[tuple[dict[str, Any], Source]]:
+    """Rows of a remote file with the URI as their provenance. JSON Lines (plain or
+    ``.gz``) are streamed; other file types (``.zst``, a ``.json`` array, Parquet,
+    spreadsheets) are copied to a temporary file first (streamed), removed once read."""
+    from . import files
+
+    suffix, compression = suffix_of(uri)
+    size(uri)  # a missing object fails here, before the first row is asked for
+    if suffix in (".jsonl", ".ndjson") and compression in (None, ".gz"):
+        return files._read_jsonl(uri, compression, position, opener=open_binary)  # type: ignore[arg-type]
+    return _staged_rows(uri, json_cells, position)
+
+
+def _staged_rows(uri: str, json_cells: bool, position: Any) -> Iterator[tuple[dict[str, Any], Source]]:
+    from . import files
+
+    with Staging() as stage:
+        local = stage.input(uri)
+        for row, source in files.read_rows(local, json_cells=json_cells, position=position):
+            yield row, Source(uri, source.line, source.unit)
+
+
+def write_rows(rows: Any, uri: str) -> int:
+    """Write rows to a temporary file by the URI's suffix, then upload it (only when
+    every row was written: a failed run leaves no object behind)."""
+    from . import files
+
+    with Staging() as stage:
+        local = stage.output(uri)
+        n = files.write_rows(rows, local)
+        stage.commit()
+    return n
 
 
 class Staging:

@@ -23,10 +23,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ..engines.local import line_count, ordered_ranges, read_span
+from ..engines.base import LOCAL, Engine
+from ..engines.local import line_count, read_span
+from ..engines.run import ordered_ranges, require_ranges
 from ..errors import Issue, RecordError, UsageError
 from ..formats import Format, get_format
 from ..io import read_rows
+from ..io.remote import is_uri
 from ..media.tokens import MediaOptions, MediaTokens, media_tokens
 from ..record import Source
 from ..templates import Template, TrainOn, get_template
@@ -130,12 +133,26 @@ def _plain_jsonl(path: Path) -> bool:
     return suffix_of(path) == (".jsonl", None)
 
 
-def _parallel_ranges(path: Path, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None]) -> None:
-    """Workers read byte ranges of a JSONL file themselves; results come back in file order."""
+def _init_job(path: str, fmt: Format, config: StatsConfig) -> None:
+    """Set a Ray actor up as the parent sets itself up before forking local workers."""
+    global _JOB, _PATH
+    _JOB, _PATH = _job(fmt, config), path
+
+
+def _job(fmt: Format, config: StatsConfig) -> tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None]:
+    tokenizer = get_tokenizer(config.tokenizer)
+    template = get_template(config.template, tokenizer=tokenizer)
+    return fmt, tokenizer, template, config.train_on, config.cutoff_len, media_tokens(tokenizer, template, config.media)
+
+
+def _parallel_ranges(path: Path | str, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None], engine: Engine = LOCAL, job: tuple[Format, StatsConfig] | None = None) -> None:
+    """Workers read byte ranges of a JSONL file themselves; results come back in file order.
+    Local workers inherit the job by fork; Ray actors build it from ``job``."""
     from ..errors import ReadError
 
     base = 0
-    with ordered_ranges(path, _work_range, workers=workers, chunk=RANGE_BYTES) as results:
+    init: dict[str, Any] = {"initializer": _init_job, "initargs": (str(path), *job)} if engine.ray and job is not None else {}
+    with ordered_ranges(path, _work_range, workers=workers, chunk=RANGE_BYTES, engine=engine, **init) as results:
         for _, (lines, done, rejected, error) in results:
             if error is not None:
                 message, code, lineno, remedy, fld = error
@@ -166,6 +183,7 @@ def token_stats(
     workers: int | None = None,
     rejects: Any = None,
     progress: Callable[[int], None] | None = None,
+    engine: Engine | None = None,
     **options: Any,
 ) -> StatsReport:
     """Token statistics of a file (see :class:`~sftdata.stats.report.StatsReport`).
@@ -178,24 +196,28 @@ def token_stats(
         rejects: a :class:`~sftdata.api.RejectSink` for rows that do not decode;
             without one, the first such row raises.
         progress: called with the number of rows done after each chunk.
+        engine: ``Engine("ray")`` counts a ``.jsonl`` file or URI on Ray, with the same
+            report (the per-record counts are gathered in file order, so every total and
+            percentile is exact).
     """
     global _JOB, _PATH
     config = config or StatsConfig(**options)
-    p = Path(path)
+    on_ray = engine is not None and engine.ray
+    if on_ray:
+        require_ranges(path)
+    p: Any = str(path) if is_uri(path) else Path(path)
     if config.format == "auto":
         from ..detect import detect
 
         fmt = get_format(detect(p).format)
     else:
         fmt = get_format(config.format)
-    tokenizer = get_tokenizer(config.tokenizer)
-    template = get_template(config.template, tokenizer=tokenizer)
-    media = media_tokens(tokenizer, template, config.media)
-    workers = workers or default_workers(p)
+    _, tokenizer, template, _, _, media = job = _job(fmt, config)
+    workers = workers or (1 if on_ray else default_workers(p))
     columns = Columns()
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
-    _JOB = (fmt, tokenizer, template, config.train_on, config.cutoff_len, media)
+    _JOB = job
     rows = read_rows(p)
 
     def absorb(result: tuple[list[Row], list[Rejected]]) -> None:
@@ -214,7 +236,9 @@ def token_stats(
     # ~30% faster. Workers fork from here and inherit the frozen generation.
     gc.freeze()
     try:
-        if workers <= 1:
+        if on_ray:
+            _parallel_ranges(p, workers, absorb, engine or LOCAL, (fmt, config))
+        elif workers <= 1:
             for chunk in _chunks(rows, CHUNK, None):
                 absorb(_work(chunk))
         elif _plain_jsonl(p):

@@ -1,0 +1,179 @@
+"""The Ray engine gives the local engine's answers: same rows in the same order, same
+rejects with file and line, same drops and clusters, same token totals and percentiles.
+
+One local Ray (2 CPUs) for the whole module, started after a moto S3 server so that its
+workers see the endpoint in their environment, as cluster nodes see their credentials;
+the simulated two-node cluster is in test_ray_cluster.py. Skipped cleanly where ``ray``
+is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _raydata import mixed as _mixed
+from click.testing import CliRunner
+
+from sftdata.api import convert
+from sftdata.clean import fingerprint as fingerprint_module
+from sftdata.clean.dedup import DedupConfig, dedup
+from sftdata.engines import convert as convert_module
+from sftdata.engines.base import Engine
+from sftdata.errors import MissingDependencyError
+from sftdata.io.rejects import RejectSink
+from sftdata.stats import compute
+from sftdata.stats.compute import token_stats
+
+BUCKET = "sftdata-ray"
+
+
+def test_engine_ray_without_ray_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sftdata.cli.engine import engine_of
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingDependencyError) as info:
+        engine_of("ray", None)
+    assert str(info.value) == "[missing-dependency] --engine ray needs the optional package 'ray', which is not installed. Install it with: pip install 'sftdata[ray]'"
+
+
+@pytest.fixture(scope="module")
+def s3_env() -> Iterator[object]:
+    pytest.importorskip("s3fs")
+    pytest.importorskip("flask")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}")
+    import fsspec
+
+    fsspec.filesystem("s3").clear_instance_cache()
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir(BUCKET)
+    try:
+        yield fs
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        fsspec.filesystem("s3").clear_instance_cache()
+
+
+@pytest.fixture(scope="module")
+def engine(s3_env: object) -> Iterator[Engine]:
+    ray = pytest.importorskip("ray")
+    from sftdata.engines.ray import connect
+
+    eng = Engine("ray", cpus=2)
+    connect(eng)
+    try:
+        yield eng
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture
+def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ranges of a few KB, so that a small file spreads over both actors in many ranges."""
+    monkeypatch.setattr(convert_module, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(fingerprint_module, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(compute, "RANGE_BYTES", 4096)
+
+
+def test_convert_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path) -> None:
+    src = _mixed(tmp_path / "in.jsonl")
+    local = convert(src, tmp_path / "local.jsonl", to="openai", from_="sharegpt", rejects=tmp_path / "local.rej.jsonl", workers=1)
+    ray = convert(src, tmp_path / "ray.jsonl", to="openai", from_="sharegpt", rejects=tmp_path / "ray.rej.jsonl", engine=engine)
+    assert ray.to_dict() == local.to_dict()
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert (tmp_path / "ray.rej.jsonl").read_bytes() == (tmp_path / "local.rej.jsonl").read_bytes()
+    assert local.rejected == 10 and local.read == 393
+    # a folder of shards: the same bytes, in order, and a manifest with the counts
+    shards = convert(src, tmp_path / "shards/", to="openai", from_="sharegpt", rejects=tmp_path / "shards.rej.jsonl", engine=engine)
+    manifest = json.loads((tmp_path / "shards" / "manifest.json").read_text())
+    assert manifest == {
+        "parts": [{"file": "part-00000.jsonl", "rows": 383, "bytes": (tmp_path / "local.jsonl").stat().st_size}],
+        "rows": 383,
+        "source": str(src),
+        "format": "openai",
+        "engine": "ray",
+        **shards.to_dict(),
+    }
+    assert (tmp_path / "shards" / "part-00000.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+
+
+def test_first_error_in_file_order_on_ray(engine: Engine, small_ranges: None, tmp_path: Path) -> None:
+    src = _mixed(tmp_path / "in.jsonl")
+    with pytest.raises(Exception) as local:
+        convert(src, tmp_path / "a.jsonl", to="openai", from_="sharegpt", workers=1)
+    with pytest.raises(Exception) as ray:
+        convert(src, tmp_path / "b.jsonl", to="openai", from_="sharegpt", engine=engine)
+    assert (type(ray.value), str(ray.value)) == (type(local.value), str(local.value))
+    assert str(local.value).startswith(f"{src}:8 conversations[0].from: [unknown-role]")
+    assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_stats_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path) -> None:
+    src = _mixed(tmp_path / "in.jsonl")
+    reports = []
+    for name, kwargs in (("local", {"workers": 1}), ("ray", {"engine": engine})):
+        with RejectSink(tmp_path / f"{name}.rej.jsonl") as sink:
+            report = token_stats(src, tokenizer="qwen2.5", template="qwen", format="sharegpt", cutoff_len=64, rejects=sink, **kwargs).to_dict()
+        report.pop("seconds")
+        report.pop("tokens_per_second")
+        reports.append(report)
+    assert reports[1] == reports[0]
+    assert (tmp_path / "ray.rej.jsonl").read_bytes() == (tmp_path / "local.rej.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["exact", "near"])
+def test_dedup_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path, mode: str) -> None:
+    src = _mixed(tmp_path / "in.jsonl")
+    config = DedupConfig(mode=mode)  # type: ignore[arg-type]
+    out = {}
+    for name, kwargs in (("local", {"workers": 1}), ("ray", {"engine": engine})):
+        rep = dedup(src, tmp_path / f"{name}.jsonl", config, rejects=tmp_path / f"{name}.rej.jsonl", report=tmp_path / f"{name}.report.json", format="sharegpt", **kwargs)
+        out[name] = (rep.to_dict(), *((tmp_path / f"{name}{suffix}").read_bytes() for suffix in (".jsonl", ".rej.jsonl", ".report.json")))
+    assert out["ray"] == out["local"]
+    assert out["local"][0]["clusters"] > 3  # the data has duplicates to find
+
+
+def test_cli_engine_ray_reads_s3_and_writes_shards(engine: Engine, s3_env: object, small_ranges: None, tmp_path: Path) -> None:
+    """Workers read their ranges of the object themselves; rejects cite the URI."""
+    from sftdata.cli import cli
+
+    src = _mixed(tmp_path / "in.jsonl")
+    s3_env.put_file(str(src), f"{BUCKET}/in.jsonl")  # type: ignore[attr-defined]
+    uri = f"s3://{BUCKET}/in.jsonl"
+    runner = CliRunner()
+    local = runner.invoke(cli, ["convert", str(src), "-o", str(tmp_path / "local.jsonl"), "--to", "openai", "--from", "sharegpt", "--rejects", str(tmp_path / "l.rej.jsonl"), "--json"], catch_exceptions=False)
+    ray = runner.invoke(cli, ["convert", uri, "-o", str(tmp_path / "out") + "/", "--to", "openai", "--from", "sharegpt", "--rejects", str(tmp_path / "r.rej.jsonl"), "--json", "--engine", "ray"], catch_exceptions=False)
+    assert json.loads(ray.output) == json.loads(local.output)
+    assert (tmp_path / "out" / "part-00000.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert (tmp_path / "r.rej.jsonl").read_text() == (tmp_path / "l.rej.jsonl").read_text().replace(str(src), uri)
+
+
+def test_filter_on_ray_equals_local(engine: Engine, small_ranges: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from sftdata.clean import filters as F
+
+    monkeypatch.setattr(F, "RANGE_BYTES", 4096)
+    src = _mixed(tmp_path / "in.jsonl")
+    chain = [F.Chars(max=400), F.Tokens(max=120, tokenizer="qwen2.5", template="qwen")]
+    out = {}
+    for name, kwargs in (("local", {}), ("ray", {"engine": engine})):
+        rep = F.filter(src, tmp_path / f"{name}.jsonl", chain, rejects=tmp_path / f"{name}.rej.jsonl", format="sharegpt", **kwargs)
+        out[name] = (rep.to_dict(), (tmp_path / f"{name}.jsonl").read_bytes(), (tmp_path / f"{name}.rej.jsonl").read_bytes())
+    assert out["ray"] == out["local"]
+    # relative image paths resolve from the file's folder on the workers too (media-missing names it)
+    assert set(out["local"][0]["reasons"]) == {"media-missing", "too-many-tokens", "unknown-role", "wrong-type"}
