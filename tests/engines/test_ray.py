@@ -76,7 +76,14 @@ def engine(s3_env: object) -> Iterator[Engine]:
     from sftdata.engines.ray import connect
 
     eng = Engine("ray", cpus=2)
-    connect(eng)
+    try:
+        connect(eng)
+    except Exception as exc:
+        # Ray gives its raylet 30 s to register (three attempts here): a machine that busy
+        # cannot run these tests; that is no verdict on the engine.
+        if "timed out during startup" not in str(exc):
+            raise
+        pytest.skip(f"a local Ray could not start on this machine (load {os.getloadavg()[0]:.0f}): {exc}")
     try:
         yield eng
     finally:
@@ -177,3 +184,35 @@ def test_filter_on_ray_equals_local(engine: Engine, small_ranges: None, monkeypa
     assert out["ray"] == out["local"]
     # relative image paths resolve from the file's folder on the workers too (media-missing names it)
     assert set(out["local"][0]["reasons"]) == {"media-missing", "too-many-tokens", "unknown-role", "wrong-type"}
+
+
+def test_sftdata_ray_on_a_dataset_of_shards(engine: Engine, tmp_path: Path) -> None:
+    """sftdata.ray: a folder of shards read into a Dataset, converted and counted, gives the
+    local engine's rows, rejects (file and line) and token statistics."""
+    import sftdata.ray as sr
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    _mixed(shards / "part-0.jsonl", 150)
+    _mixed(shards / "part-1.jsonl", 90)
+    ds = sr.read(shards)
+    out = sr.convert(ds, to="openai", from_="sharegpt")
+    got_kept = [json.loads(r["row"]) for r in sr.kept(out).take_all()]
+    got_rejected = [(r["source"], r["line"], r["codes"]) for r in sr.rejected(out).take_all()]
+    want_kept: list[object] = []
+    want_rejected: list[object] = []
+    for part in ("part-0", "part-1"):
+        convert(shards / f"{part}.jsonl", tmp_path / f"{part}.out.jsonl", to="openai", from_="sharegpt", rejects=tmp_path / f"{part}.rej.jsonl", workers=1)
+        want_kept += [json.loads(line) for line in (tmp_path / f"{part}.out.jsonl").read_text().splitlines()]
+        want_rejected += [(r["source"], r["line"], r["codes"]) for r in map(json.loads, (tmp_path / f"{part}.rej.jsonl").read_text().splitlines())]
+    assert got_kept == want_kept
+    assert got_rejected == want_rejected
+    single = shards / "part-0.jsonl"
+    config = compute.StatsConfig(format="sharegpt", cutoff_len=64)
+    with RejectSink() as sink:
+        local = token_stats(single, config, workers=1, rejects=sink).to_dict()
+    remote_report = sr.token_stats(sr.read(single), config).to_dict()
+    for report in (local, remote_report):
+        for key in ("seconds", "tokens_per_second", "path"):
+            report.pop(key)
+    assert remote_report == local

