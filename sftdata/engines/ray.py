@@ -68,7 +68,7 @@ def connect(engine: Engine) -> Any:
     return ray
 
 
-def _start(ray: Any, address: str | None, options: dict[str, Any], attempts: int = 3) -> None:
+def _start(ray: Any, address: str | None, options: dict[str, Any], attempts: int = 2) -> None:
     for attempt in range(attempts):
         try:
             ray.init(address=address, **options)

@@ -79,7 +79,7 @@ def engine(s3_env: object) -> Iterator[Engine]:
     try:
         connect(eng)
     except Exception as exc:
-        # Ray gives its raylet 30 s to register (three attempts here): a machine that busy
+        # Ray gives its raylet 30 s to register (two attempts here): a machine that busy
         # cannot run these tests; that is no verdict on the engine.
         if "timed out during startup" not in str(exc):
             raise
