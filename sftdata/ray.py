@@ -36,6 +36,7 @@ from .engines.local import line_count, read_span
 from .engines.ray import connect, file_spans
 from .errors import RecordError, UsageError
 from .formats import Format, get_format
+from .formats.rewrite import Rewrite
 from .io import remote
 from .record import Source
 from .stats.compute import KINDS, Columns, StatsConfig, _job, _media_warnings, _work, check_pairing
@@ -94,14 +95,17 @@ def _decode(fmt: Format, row: dict[str, Any]) -> Any:
     return fmt.decode(orjson.loads(row["row"]), Source(row["source"], int(row["line"]), "line"))
 
 
-def convert(ds: Any, to: str | Format, from_: str | Format, *, strict: bool = False) -> Any:
+def convert(ds: Any, to: str | Format, from_: str | Format, *, strict: bool = False, tool_call_ids: bool | None = None) -> Any:
     """Add the converted row (``row``: JSON text in ``to``), the reason codes of a row that
-    does not decode (``codes``, empty when it converts) and what ``to`` cannot carry (``lost``)."""
+    does not decode (``codes``, empty when it converts) and what ``to`` cannot carry
+    (``lost``). Tool-call ids are filled as ``sftdata convert`` fills them (default: on
+    for ``openai``); media paths are left as written."""
     source, target = _format(from_), _format(to)
+    steps = Rewrite(tool_call_ids=tool_call_ids).steps(target, ".", ".")
 
     def one(row: dict[str, Any]) -> dict[str, Any]:
         try:
-            record = _decode(source, row)
+            record = steps(_decode(source, row))
         except RecordError as err:
             return {**row, "codes": sorted({i.code for i in err.issues}), "error": str(err), "lost": []}
         encoded, lost = target.encode(record)
