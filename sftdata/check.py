@@ -21,6 +21,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .engines.base import Engine
 from .errors import MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,6 +98,7 @@ def check(
     against: PathLike | None = None,
     threshold: float = 0.8,
     near_duplicates: bool = True,
+    engine: Engine | None = None,
     **validate_options: Any,
 ) -> CheckReport:
     """Check ``input`` for everything that would hurt a training run.
@@ -112,6 +114,9 @@ def check(
         threshold: Jaccard similarity that makes two records near-duplicates.
         near_duplicates: ``False`` skips duplicate detection (exact copies are still
             reported by validation).
+        engine: ``Engine("ray")`` runs the two expensive passes, near-duplicate
+            fingerprinting and token counting, on Ray (same figures); validation runs
+            here with its own fast path.
         **validate_options: passed to :func:`sftdata.validate` (``check_media``, ...).
 
     Returns:
@@ -127,7 +132,7 @@ def check(
     skipped: list[Finding] = []
     if usable and (near_duplicates or against is not None):
         try:
-            report.duplicates = _duplicates(path, validation.format, threshold, against, within=near_duplicates)  # type: ignore[arg-type]
+            report.duplicates = _duplicates(path, validation.format, threshold, against, within=near_duplicates, engine=engine)  # type: ignore[arg-type]
         except MissingDependencyError as err:  # a core install: say what was not checked
             skipped.append(Finding("error" if against is not None else "info", "not-checked", f"near-duplicates{' and eval leaks' if against is not None else ''} were not checked: {err.message}", f"pip install 'sftdata[{err.extra}]'"))
     if usable and tokenizer is not None:
@@ -138,19 +143,19 @@ def check(
         config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=validation.format)
         # rows that do not decode are validation's business: counted, not written
         with RejectSink(None) as sink, progress_bar(f"tokenizing {path}", total=validation.total) as bar:
-            report.stats = token_stats(path, config, rejects=sink, progress=bar.update)
+            report.stats = token_stats(path, config, rejects=sink, progress=bar.update, engine=engine)
     report.findings = sorted(_findings(report, profile, template, tokenizer, cutoff_len, against) + skipped, key=lambda f: _ORDER[f.severity])
     return report
 
 
-def _duplicates(path: str, fmt_name: str, threshold: float, against: PathLike | None, within: bool) -> Duplicates:
+def _duplicates(path: str, fmt_name: str, threshold: float, against: PathLike | None, within: bool, engine: Engine | None = None) -> Duplicates:
     from .clean._stream import resolve_format
     from .clean.fingerprint import fingerprint
     from .clean.index import MatchConfig, match
     from .formats import get_format
 
     config = MatchConfig(mode="near", threshold=threshold)
-    files = [fingerprint(path, get_format(fmt_name), config)]  # first: see dedup()
+    files = [fingerprint(path, get_format(fmt_name), config, engine=engine)]  # first: see dedup()
     if against is not None:
         files.insert(0, fingerprint(against, resolve_format(against, "auto"), config))
     n_ref = len(files[0]) if against is not None else 0

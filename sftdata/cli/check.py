@@ -7,6 +7,7 @@ import sys
 import click
 import orjson
 
+from .engine import engine_of, engine_options
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
@@ -25,8 +26,10 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 @click.option("--from", "from_", default="auto", show_default=True, help="The file's format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), help="Folder that media paths are relative to (default: the dataset's folder).")
 @click.option("--no-media-check", is_flag=True, help="Do not open media files.")
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema sftdata.check/1).")
-def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer: str, template: str, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, as_json: bool) -> None:
+def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer: str, template: str, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool,
+              engine: str, ray_address: str | None, as_json: bool) -> None:
     """Everything worth knowing about INPUT before a training run, read-only.
 
     Runs validation, near-duplicate detection (and, with --against, eval-set leaks)
@@ -52,6 +55,7 @@ def check_cmd(input: str, cutoff_len: int | None, against: str | None, tokenizer
         against=against,
         threshold=threshold,
         near_duplicates=not no_dedup,
+        engine=engine_of(engine, ray_address),
         **options,
     )
     if as_json:

@@ -216,3 +216,17 @@ def test_sftdata_ray_on_a_dataset_of_shards(engine: Engine, tmp_path: Path) -> N
         for key in ("seconds", "tokens_per_second", "path"):
             report.pop(key)
     assert remote_report == local
+
+
+def test_check_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path) -> None:
+    """check: near-duplicate fingerprinting and token counting on Ray, the same report."""
+    from sftdata.check import check
+
+    src = _mixed(tmp_path / "in.jsonl")
+    local = check(src, format="sharegpt", cutoff_len=64, check_media=False).to_dict()
+    ray = check(src, format="sharegpt", cutoff_len=64, check_media=False, engine=engine).to_dict()
+    for report in (local, ray):
+        report["stats"].pop("seconds")
+        report["stats"].pop("tokens_per_second")
+    assert ray == local
+    assert local["duplicates"]["clusters"] > 3
