@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import MissingDependencyError, UsageError
+from ..errors import DataError, MissingDependencyError, UsageError
 from ..io import remote
 from ..io.files import spans as local_spans
 from .base import Engine
@@ -40,6 +40,8 @@ Span = tuple[int, int]
 #: object store of a local Ray started for the run: results are small (counts, one range
 #: of output), so the default (30% of RAM) would only reserve shared memory for nothing.
 OBJECT_STORE_BYTES = 512 << 20
+
+
 def require() -> Any:
     """The ``ray`` module, or an error that says how to install it."""
     try:
@@ -65,6 +67,14 @@ def connect(engine: Engine) -> Any:
             _start(ray, address, options)
         except ConnectionError as exc:
             raise UsageError(f"cannot reach the Ray cluster at {address}: {exc}", remedy="Check --ray-address / RAY_ADDRESS (e.g. ray://HEAD:10001), or drop it to start a local Ray.") from None
+        except Exception as exc:
+            if "timed out during startup" not in str(exc):
+                raise
+            raise DataError(
+                "a local Ray timed out during startup, twice (its raylet must register within 30 s; the machine may be too busy).",
+                code="ray-start",
+                remedy="Start Ray once with `ray start --head` and pass --ray-address auto, or use --engine local.",
+            ) from None
     return ray
 
 
