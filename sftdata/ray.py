@@ -33,7 +33,7 @@ import orjson
 from .clean.filters import Filter, first_drop
 from .engines.base import Engine
 from .engines.local import line_count, read_span
-from .engines.ray import connect, file_spans
+from .engines.ray import connect, file_spans, release
 from .errors import RecordError, UsageError
 from .formats import Format, get_format
 from .formats.rewrite import Rewrite
@@ -76,6 +76,7 @@ def read(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, en
     """A Dataset of the records of JSONL files (paths, globs, folders of shards, URIs):
     columns ``source``, ``line``, ``row`` (JSON text), in file order."""
     ray = connect(engine or Engine("ray"))
+    release()  # the engine's actors would hold every CPU the Dataset's tasks need
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     ranges = [{"path": f, "start": s, "end": e} for f in _files(paths) for s, e in file_spans(f, CHUNK_BYTES)]
     counted = ray.data.from_items(ranges).map(_count).take_all()  # a newline count per range: line bases
@@ -160,6 +161,7 @@ def token_stats(ds: Any, config: StatsConfig) -> StatsReport:
     import time
 
     ray = connect(Engine("ray"))
+    release()
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     fmt = _format(config.format)
     started = time.perf_counter()

@@ -156,6 +156,18 @@ def pool(engine: Engine) -> list[Any]:
     return list(_POOL["actors"])
 
 
+def release() -> None:
+    """End this driver's actors, freeing their CPUs (a ``ray.data`` pipeline in the same
+    session needs them: its tasks would wait forever behind actors holding every CPU)."""
+    actors = _POOL.pop("actors", [])
+    _POOL.pop("session", None)
+    if actors:
+        import ray
+
+        for actor in actors:
+            ray.kill(actor)
+
+
 @contextmanager
 def ordered_ranges(
     path: str | os.PathLike[str],
