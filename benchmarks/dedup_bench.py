@@ -119,6 +119,36 @@ def build(path: Path, n: int, seed: int = 0) -> list[tuple[int, int]]:
     return pairs
 
 
+def build_upsampled(path: Path, n: int, seed: int = 0, pool: int | None = None) -> list[tuple[int, int]]:
+    """The upsampled shape: ``n`` rows drawn from a small pool of distinct conversations
+    (default ``n // 20``), most of them edited copies (as when a small seed set is
+    augmented or scraped many times). Returns (first row of the base, copy) pairs."""
+    rng = random.Random(seed)
+    pools = _pools()
+    size = pool or max(1, n // 20)
+    bases = []
+    for _ in range(size):
+        lang = "zh" if rng.random() < 0.2 else "en"
+        prompts, sents = pools[lang]
+        k = rng.randint(5, 9) if lang == "en" else rng.randint(6, 12)
+        answer = ("" if lang == "zh" else " ").join(rng.sample(sents, k))
+        bases.append((lang, [{"from": "human", "value": rng.choice(prompts)}, {"from": "gpt", "value": answer}]))
+    rows, first, pairs = [], {}, []
+    for i in range(n):
+        b = rng.randrange(size)
+        lang, conv = bases[b]
+        conv = [dict(t) for t in conv]
+        if b in first and rng.random() < 0.7:
+            conv[-1]["value"] = _edit(conv[-1]["value"], rng.choice([0.01, 0.03, 0.05, 0.1]), rng, lang == "zh")
+        if b in first:
+            pairs.append((first[b], i))
+        else:
+            first[b] = i
+        rows.append({"conversations": conv})
+    path.write_bytes(b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows))
+    return pairs
+
+
 def _texts(path: Path) -> list[str]:
     from sftdata.clean.index import MatchConfig
     from sftdata.formats import get_format
@@ -226,13 +256,14 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sample", type=int, default=3000, help="labelled planted pairs checked for recall")
+    ap.add_argument("--shape", choices=("planted", "upsampled"), default="planted", help="planted: 14%% copies of distinct rows; upsampled: most rows are edited copies of a small pool")
     args = ap.parse_args()
     from sftdata.clean.sketch import SketchConfig, Sketcher, jaccard
 
     work = Path(tempfile.mkdtemp(prefix="dedup_bench_"))
     data = work / "sharegpt.jsonl"
-    pairs = build(data, args.records)
-    print(f"data: {args.records} records, {data.stat().st_size / 1e6:.0f} MB, {len(pairs)} planted copies")
+    pairs = (build_upsampled if args.shape == "upsampled" else build)(data, args.records)
+    print(f"data ({args.shape}): {args.records} records, {data.stat().st_size / 1e6:.0f} MB, {len(pairs)} planted copies")
 
     texts = _texts(data)
     sk = Sketcher(SketchConfig())

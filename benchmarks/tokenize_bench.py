@@ -72,7 +72,8 @@ def build(folder: Path, n: int) -> Path:
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
             fh.write(json.dumps(rows[i % len(rows)], ensure_ascii=False) + "\n")
-    cols = {"messages": "conversations", "system": "system", "tools": "tools"}
+    present = {k for r in rows for k in r}
+    cols = {"messages": "conversations", **{k: k for k in ("system", "tools") if k in present}}
     (folder / "dataset_info.json").write_text(json.dumps({"bench": {"file_name": "bench.jsonl", "formatting": "sharegpt", "columns": cols}}))
     return path
 

@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "AudioPart": "record",
     "ConvertResult": "api",
     "DataError": "errors",
+    "DatasetLock": "lock",
     "DedupConfig": "clean.dedup",
     "DedupReport": "clean.dedup",
     "DetectResult": "detect",
@@ -71,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "get_format": "formats",
     "get_template": "templates",
     "get_tokenizer": "tokenizers",
+    "lock": "lock",
     "media_tokens": "media.tokens",
     "mix": "clean.mix",
     "read": "api",
@@ -124,6 +126,7 @@ if _TYPE_CHECKING:  # pragma: no cover
     from .clean.split import SplitConfig, SplitReport, split
     from .detect import DetectResult, detect
     from .formats.rewrite import Rewrite
+    from .lock import DatasetLock, lock
     from .errors import DataError, Issue, RecordError, SftdataError
     from .formats import get_format
     from .media.tokens import MediaOptions, media_tokens

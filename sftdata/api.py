@@ -21,15 +21,23 @@ from .io.rejects import RejectSink
 from .io.remote import is_uri
 from .io.remote import size as remote_size
 from .progress import Ticker, progress
-from .record import Record, Source
+from .record import Record, Source, _Record
+
+
+def _format_arg(value: Any, name: str) -> Format:
+    """A format argument as a :class:`Format`; anything but a name or a Format is a
+    :class:`UsageError` that says what to pass."""
+    if isinstance(value, Format):
+        return value
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be a format name such as 'openai' or 'sharegpt' (or a Format), not {value!r}.", remedy="`sftdata formats` (or sftdata.all_formats()) lists the names.")
+    return get_format(value)
 
 
 def _resolve(path: str | os.PathLike[str], format: str | Format) -> Format:
-    if isinstance(format, Format):
-        return format
     if format == "auto":
         return get_format(detect(path).format)
-    return get_format(format)
+    return _format_arg(format, "format")
 
 
 def _dataset_info(path: str | os.PathLike[str] | None, dataset_info: DatasetInfo) -> tuple[Format, str | os.PathLike[str]]:
@@ -63,7 +71,8 @@ def read(
 
 def _read(path: str | os.PathLike[str], fmt: Format, rejects: RejectSink | None, position: Any = None) -> Iterator[Record]:
     # A column mapping (formats.table) wants spreadsheet cells verbatim.
-    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position), fmt, rejects)
+    bad = rejects.bad_line if rejects is not None else None
+    yield from decode_rows(read_rows(path, json_cells=not getattr(fmt, "raw_cells", False), position=position, bad=bad), fmt, rejects)
 
 
 def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, rejects: RejectSink | None) -> Iterator[Record]:
@@ -74,14 +83,27 @@ def decode_rows(rows: Iterable[tuple[dict[str, Any], Source]], fmt: Format, reje
         try:
             yield decode(row, source)
         except RecordError as err:
+            if err.remedy is None:
+                err.remedy = _REMEDIES.get(err.code)
             if rejects is None:
                 raise
             rejects.add(row, source, err)
 
 
+#: Remedies of decode errors whose fix is a command away.
+_REMEDIES = {
+    "kto-label": 'Write the label as a JSON boolean (true or false, without quotes); `sftdata validate FILE --fix -o FIXED` rewrites "true"/"false" strings.',
+}
+
+
 def encode_all(records: Iterable[Record], fmt: Format, losses: LossReport, strict: bool = False) -> Iterator[dict[str, Any]]:
     """Encode records, adding what was dropped to ``losses``; ``strict`` raises on any loss."""
     for record in records:
+        if not isinstance(record, _Record):
+            raise UsageError(
+                f"write() and convert encode Record objects, not {type(record).__name__} values.",
+                remedy="Pass records from sftdata.read(...) (or build them with sftdata.SFTRecord(...)); to write raw rows as they are, use sftdata.io.write_rows(rows, path).",
+            )
         row, lost = fmt.encode(record)
         if lost:
             if strict:
@@ -102,7 +124,7 @@ def write(records: Iterable[Record], path: str | os.PathLike[str], format: str |
     ``tool_call_ids``: fill missing tool-call ids and pair tool results with their calls,
     as ``convert`` does (``None``: the format's default, on for ``openai``).
     """
-    fmt = get_format(format) if isinstance(format, str) else format
+    fmt = _format_arg(format, "format")
     if fmt.pairs_tools_by_id if tool_call_ids is None else tool_call_ids:
         from .formats.toolids import fill_record
 
@@ -196,9 +218,9 @@ def convert(
     elif src is None:
         raise UsageError("no input file given.", remedy="Pass a path, or dataset_info=(PATH, NAME).")
     else:
-        detection = detect(src) if from_ == "auto" else None
+        detection = detect(src, majority=rejects is not None) if from_ == "auto" else None
         source_fmt = get_format(detection.format) if detection else _resolve(src, from_)
-    target = get_format(to) if isinstance(to, str) else to
+    target = _format_arg(to, "to")
     if detection is not None and detection.kind not in target.kinds:
         raise UnsupportedKindError(
             f"'{Path(src).name}' holds {detection.kind} records, which format '{target.name}' cannot carry (it carries: {', '.join(target.kinds)}).",
@@ -303,7 +325,7 @@ class _Serial:
         step = self.steps if self.steps else None
         wire = self.steps.wire if self.steps.tool_ids else None
         n = 0
-        for row, source in read_rows(src, position=position):
+        for row, source in read_rows(src, position=position, bad=rejects.bad_line if rejects is not None else None):
             out = fast(row)
             if out is not None:
                 n += 1

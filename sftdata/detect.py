@@ -38,11 +38,14 @@ class DetectResult:
         }
 
 
-def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[Format] | None = None) -> DetectResult:
+def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[Format] | None = None, *, majority: bool = False) -> DetectResult:
     """Score every format on every sampled row; the best mean score wins.
 
     A format must explain every sampled row to be chosen; when no format does, or rows
     match different formats, :class:`DetectionError` names the closest candidates.
+    ``majority=True`` (a run that sets odd rows aside, ``--rejects``) takes the format
+    and kind that explain most rows, more than half of them: the others are rejected
+    when they fail to decode, instead of failing detection for the whole file.
     """
     if not rows:
         raise DetectionError("the file holds no records, so its format cannot be detected.", path=path, code="empty-file", remedy="Check that the right file was given.")
@@ -59,6 +62,9 @@ def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[
     candidates = tuple((fmt.name, score) for score, fmt, _, _ in table if score > 0)[:5]
     best_score, best, kinds, evidence = table[0]
     full = [t for t in table if sum(t[2].values()) == len(rows)]
+    if not full and majority:
+        most = max(sum(t[2].values()) for t in table)
+        full = [t for t in table if sum(t[2].values()) == most and most * 2 > len(rows)]
     if not full:
         keys = Counter(k for row in rows for k in row)
         top = ", ".join(f"{n} ({s:.0%})" for n, s in candidates) or "none"
@@ -70,7 +76,7 @@ def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[
         )
     best_score, best, kinds, evidence = max(full, key=lambda t: t[0])
     kind, n_kind = kinds.most_common(1)[0]
-    if len(kinds) > 1:
+    if len(kinds) > 1 and not (majority and n_kind * 2 > len(rows)):
         raise DetectionError(
             f"records of several kinds in one file ({', '.join(f'{k}: {n}' for k, n in kinds.items())}).",
             path=path,
@@ -83,8 +89,11 @@ def detect_rows(rows: list[dict[str, Any]], path: str = "<rows>", formats: list[
 DatasetInfo = tuple["str | os.PathLike[str]", str]
 
 
-def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE, *, dataset_info: DatasetInfo | None = None) -> DetectResult:
+def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE, *, dataset_info: DatasetInfo | None = None, majority: bool = False) -> DetectResult:
     """Detect the format and kind of a file from its first ``sample`` rows.
+
+    ``majority=True``: skip unreadable lines and go by the rows most formats agree on
+    (see :func:`detect_rows`); runs with ``--rejects`` use it.
 
     ``dataset_info=(path_to_dataset_info_json, name)`` checks the file against that
     LLaMA-Factory entry's column mapping instead (``path`` defaults to its file).
@@ -100,5 +109,6 @@ def detect(path: str | os.PathLike[str] | None = None, sample: int = SAMPLE_SIZE
         path, formats = (data if path is None else path), [fmt]
     if path is None:
         raise UsageError("no input file given.", remedy="Pass a file, or --dataset-info PATH NAME.")
-    rows = [row for row, _ in itertools.islice(read_rows(path), sample)]
-    return detect_rows(rows, str(path), formats)
+    skip = (lambda *_: None) if majority else None
+    rows = [row for row, _ in itertools.islice(read_rows(path, bad=skip), sample)]
+    return detect_rows(rows, str(path), formats, majority=majority)

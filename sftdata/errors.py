@@ -3,17 +3,20 @@
 ::
 
     SftdataError                 base; .code .message .path .line .field .remedy
-    ├── UsageError               a wrong option or argument (CLI exit code 2)
-    ├── MissingDependencyError   an optional extra is not installed
-    └── DataError                the data cannot be used as asked (exit code 1)
+    ├── UsageError               a wrong option or argument (CLI exit code 2); also a ValueError
+    │   └── InputNotFoundError   an input path does not exist; also a FileNotFoundError
+    ├── MissingDependencyError   an optional extra is not installed; also an ImportError
+    └── DataError                the data cannot be used as asked (exit code 1); also a ValueError
         ├── ReadError            a file cannot be opened or a line is not JSON
-        ├── WriteError           the output file type cannot hold the records
+        ├── WriteError           the output cannot be written (file type, disk full, permission)
         ├── RecordError          one record does not fit its format (.issues)
         ├── DetectionError       no format, or several formats, match a file
         ├── UnsupportedKindError the target format cannot carry a record's kind
         └── LossError            --strict and the target would drop fields
 
 The CLI prints ``str(error)``: one paragraph naming file, line, field and a remedy.
+Each class also subclasses the builtin a Python caller would catch (``except
+FileNotFoundError``, ``except ValueError``), so sftdata fits code that knows nothing of it.
 """
 
 from __future__ import annotations
@@ -87,12 +90,30 @@ class SftdataError(Exception):
         return text
 
 
-class UsageError(SftdataError):
+class UsageError(SftdataError, ValueError):
+    """A wrong argument or option; the message says what to pass instead."""
+
     code = "usage"
     exit_code = 2
 
 
-class MissingDependencyError(SftdataError):
+class InputNotFoundError(UsageError, FileNotFoundError):
+    """An input path that does not exist.
+
+    >>> isinstance(InputNotFoundError("file not found: x.jsonl"), FileNotFoundError)
+    True
+    """
+
+    code = "not-found"
+
+    def __init__(self, message: str, **kwargs: object) -> None:
+        UsageError.__init__(self, message, **kwargs)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return SftdataError.__str__(self)
+
+
+class MissingDependencyError(SftdataError, ImportError):
     code = "missing-dependency"
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
@@ -104,7 +125,7 @@ class MissingDependencyError(SftdataError):
         self.extra = extra
 
 
-class DataError(SftdataError):
+class DataError(SftdataError, ValueError):
     code = "invalid-data"
 
 
@@ -150,6 +171,7 @@ def missing(package: str, extra: str, purpose: str) -> MissingDependencyError:
 __all__ = [
     "DataError",
     "DetectionError",
+    "InputNotFoundError",
     "Issue",
     "LossError",
     "MissingDependencyError",

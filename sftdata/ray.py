@@ -175,7 +175,7 @@ def token_stats(ds: Any, config: StatsConfig) -> StatsReport:
         for _path, _line, issues in orjson.loads(bad):
             rejects.add(issues)
     kinds = Counter({KINDS[code]: n for code, n in Counter(columns.data["kind"]).items()})
-    _, tokenizer, template, _, _, media = _job(fmt, config)
+    _, tokenizer, template, _, _, media, _ = _job(fmt, config)
     warnings = check_pairing(tokenizer, template) + _media_warnings(tokenizer, template, config.media, media, sum(columns.data["images"]))
     seconds = time.perf_counter() - started
     return build_report("<dataset>", config, fmt.name, tokenizer.name, template.name, columns.data, kinds, rejects, seconds, warnings, media.model.name if media else None)

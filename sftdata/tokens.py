@@ -19,15 +19,17 @@ TokenCounts(kind='sft', total=13, prompt=10, trainable=3, overhead=10, turns=1, 
 
 from __future__ import annotations
 
-import unicodedata
-import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .record import KTORecord, PreferenceRecord, PretrainRecord, Record, SFTRecord, conversation
+from .errors import UsageError
 from .templates import Rendered, Template, TrainOn
+from .templates.trained import Shape, encode_as, relabel
+from .templates.trainers import SFTDATA, TrainerConvention, TrainerName, get_trainer, resolve_train_on
 from .tokenizers import Tokenizer
+from .tokenizers.runs import encoder_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from .media.tokens import ImageCount, MediaTokens
@@ -70,7 +72,8 @@ class TokenCounts:
     for the ``images`` and ``media_unknown`` how many images kept their placeholder
     because their size could not be read. Videos and audios stay placeholders. For
     preference records the main fields describe ``prompt + chosen`` and ``rejected_*``
-    the other branch; ``cut`` is the larger of the two.
+    the other branch (its ``rejected_cut`` / ``rejected_cut_trainable`` what the cutoff
+    removes from it).
     """
 
     kind: str
@@ -88,98 +91,41 @@ class TokenCounts:
     images: int = 0
     image_tokens: int = 0
     media_unknown: int = 0
+    rejected_cut: int | None = None
+    rejected_cut_trainable: int | None = None
 
 
 Piece = tuple[str, bool]  # text, template-owned
 Run = tuple[list[Piece], bool]  # neighbouring pieces that are all trained or all not
+_encoder = encoder_for
 
 
-class _Encoder:
-    """Encodes runs for one tokenizer, reusing the ids of template-owned text.
-
-    A run is tokenized as one text. When the tokenizer can tell where its
-    pre-tokenizer always splits (``safe_boundary``), the run is cut there first and a
-    part made only of template text (role markers, default system prompt, tool
-    preambles: the same few strings in every record) is looked up instead of encoded;
-    the ids are the same as the whole run's (tests/test_tokens.py checks it).
-    """
-
-    MAX_CACHED = 50_000
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.encode = tokenizer.encode
-        # special tokens of a tokenizer whose safe_boundary rule holds (see TiktokenTokenizer)
-        self.specials: tuple[str, ...] | None = getattr(tokenizer, "boundary_specials", None)
-        self.cache: dict[str, list[int]] = {}
-
-    def owned(self, text: str) -> list[int]:
-        ids = self.cache.get(text)
-        if ids is None:
-            if len(self.cache) >= self.MAX_CACHED:
-                self.cache.clear()
-            ids = self.cache[text] = self.encode(text)
-        return ids
-
-    def run(self, pieces: list[Piece]) -> tuple[list[int], int]:
-        """Ids of a run, and how many tokens its template-owned pieces have on their own."""
-        owned, cache = self.owned, self.cache
-        overhead = 0
-        for text, mine in pieces:
-            if mine:
-                ids = cache.get(text)
-                overhead += len(ids if ids is not None else owned(text))
-        if len(pieces) == 1:
-            text, mine = pieces[0]
-            return (cache[text] if mine else self.encode(text)), overhead
-        specials = self.specials
-        if specials is None:
-            return self.encode("".join([t for t, _ in pieces])), overhead
-        # tokenizer.safe_boundary, inlined: this loop runs for every piece of every record
-        combining = unicodedata.combining
-        encode = self.encode
-        out: list[int] = []
-        group: list[str] = []
-        own = True
-        prev = ""
-        for text, mine in pieces:
-            if group:
-                c = text[0]
-                if not (c.isspace() or combining(c)) and (prev[-1] == "\n" or prev.endswith(specials) or text.startswith(specials)):
-                    out += owned(group[0] if len(group) == 1 else "".join(group)) if own else encode("".join(group))
-                    group, own = [], True
-            group.append(text)
-            own = own and mine
-            prev = text
-        if group:
-            out += owned(group[0] if len(group) == 1 else "".join(group)) if own else encode("".join(group))
-        return out, overhead
-
-
-_ENCODERS: "weakref.WeakKeyDictionary[Any, _Encoder]" = weakref.WeakKeyDictionary()
-
-
-def _encoder(tokenizer: Tokenizer) -> _Encoder:
-    try:
-        enc = _ENCODERS.get(tokenizer)
-        if enc is None:
-            enc = _ENCODERS[tokenizer] = _Encoder(tokenizer)
-        return enc
-    except TypeError:  # not weak-referenceable: no reuse across records
-        return _Encoder(tokenizer)
+def untrained_prompt(record: Record) -> Record:
+    """A preference/KTO record whose prompt turns are marked not trained (``train=False``):
+    no trainer trains the prompt of such a row, even when it holds earlier assistant
+    turns (LLaMA-Factory's pairwise and KTO processors, TRL's DPO and KTO trainers)."""
+    if not isinstance(record, (PreferenceRecord, KTORecord)):
+        return record
+    if not any(m.role == "assistant" and m.train is not False for m in record.prompt):
+        return record
+    prompt = tuple(m.model_copy(update={"train": False}) if m.role == "assistant" else m for m in record.prompt)
+    return record.model_copy(update={"prompt": prompt})
 
 
 def _runs(record: Record, template: Template, train_on: TrainOn, branch: Branch) -> list[Run]:
     """The record's text as trained/untrained runs of pieces."""
+    record = untrained_prompt(record)
     segments = getattr(template, "segments", None)
     runs: list[Run] = []
     current: list[Piece] = []
     state: bool | None = None
     if segments is not None:  # data templates: walk the pieces, no spans built
-        pieces: Iterable[tuple[str, Any, bool, bool]] = segments(record, train_on=train_on, branch=branch)
+        pieces: Iterable[tuple[Any, ...]] = segments(record, train_on=train_on, branch=branch)
     else:
         rendered = template.render(record, train_on=train_on, branch=branch)  # type: ignore[call-arg]
         pieces = [(rendered.text[s.start : s.end], s.role, s.trainable, s.template) for s in rendered.spans]
-    for text, _, trainable, own in pieces:
+    for piece in pieces:
+        text, trainable, own = piece[0], piece[2], piece[3]
         if not text:
             continue
         if trainable is not state and current:
@@ -246,24 +192,77 @@ def encode_record(
     record: Record,
     tokenizer: Tokenizer,
     template: Template,
-    train_on: TrainOn = "all",
+    train_on: TrainOn | None = None,
     cutoff_len: int | None = None,
     branch: Branch = "chosen",
     media: MediaTokens | None = None,
+    trainer: TrainerName | TrainerConvention | None = None,
 ) -> Encoded:
     """Render ``record`` with ``template`` and tokenize it into ids and labels.
 
     Preference records render ``prompt + chosen`` (or ``+ rejected`` with
-    ``branch="rejected"``), KTO records ``prompt + completion``; a pretrain record is
-    its text plus the tokenizer's EOS, all trained. With ``media`` (see
-    :func:`sftdata.media.tokens.media_tokens`) each image's pad token is repeated as
-    often as the model's run repeats it.
+    ``branch="rejected"``), KTO records ``prompt + completion``; their prompt is never
+    trained. A pretrain record is its text plus the tokenizer's EOS, all trained. With
+    ``media`` (see :func:`sftdata.media.tokens.media_tokens`) each image's pad token is
+    repeated as often as the model's run repeats it.
+
+    ``trainer`` picks whose labels and cut these are (see
+    :mod:`sftdata.templates.trainers`): ``"sftdata"`` (the default: answers and their
+    end-of-turn token, cut from the right), ``"llamafactory"`` (answers with the separator
+    after them, ``cutoff_len`` split per turn by ``infer_seqlen``) or ``"trl"`` (TRL's
+    SFT/DPO/KTO trainers: the whole conversation tokenized at once, every token trained
+    unless ``train_on="all"`` (``assistant_only_loss=True``), cut from the right).
+    ``train_on=None`` is the trainer's default; ``cutoff_len=None`` cuts nothing.
     """
+    convention = get_trainer(trainer)
+    train_on = resolve_train_on(convention, train_on)
     if isinstance(record, PretrainRecord):
         ids = tokenizer.encode(record.text + tokenizer.eos_token)
         return _cut(ids, list(ids), 0, cutoff_len)
     expand = (media.pad_id, media.images(record, branch)) if media is not None and _media(record) else None
+    if convention is not SFTDATA:
+        return _encode_as(record, tokenizer, template, convention, train_on, cutoff_len, branch, expand)
     return _encode_runs(_runs(record, template, train_on, branch), tokenizer, cutoff_len, expand)
+
+
+def render_as(record: SFTRecord | PreferenceRecord | KTORecord, template: Template, train_on: TrainOn | None = None, branch: Branch = "chosen",
+              trainer: TrainerName | TrainerConvention | None = None) -> Rendered:
+    """The text of ``record`` with the spans ``trainer`` trains (what ``sftdata render`` shows)."""
+    from .templates.base import _assemble
+
+    convention = get_trainer(trainer)
+    train_on = resolve_train_on(convention, train_on)
+    if convention is SFTDATA:
+        return template.render(untrained_prompt(record), train_on=train_on, branch=branch)  # type: ignore[call-arg]
+    segs, shape = _shaped(record, template, convention, train_on, branch)
+    return _assemble(relabel(convention, template.name, segs, shape, train_on))
+
+
+def _shaped(record: Record, template: Template, convention: TrainerConvention, train_on: TrainOn, branch: Branch) -> tuple[list[Any], Shape]:
+    segments = getattr(template, "segments", None)
+    if segments is None:
+        raise UsageError(
+            f"trainer '{convention.name}' needs one of sftdata's built-in templates, not '{template.name}'.",
+            field="--template",
+            remedy="Pick the built-in template of the model (e.g. --template qwen for Qwen2.5), as the trainer's own template would render it.",
+        )
+    segs = segments(record, train_on=train_on, branch=branch)
+    shape = Shape()
+    if isinstance(record, PreferenceRecord):
+        other: Branch = "rejected" if branch == "chosen" else "chosen"
+        shape = Shape(len(record.prompt), segments(record, train_on=train_on, branch=other))
+    elif isinstance(record, KTORecord):
+        shape = Shape(len(record.prompt))
+    return segs, shape
+
+
+def _encode_as(record: Record, tokenizer: Tokenizer, template: Template, convention: TrainerConvention, train_on: TrainOn, cutoff_len: int | None, branch: Branch, expand: Expand | None) -> Encoded:  # noqa: PLR0913
+    segs, shape = _shaped(record, template, convention, train_on, branch)
+    out = encode_as(convention, template.name, _encoder(tokenizer), segs, shape, train_on, cutoff_len, expand)
+    if expand is None:
+        return Encoded(out.ids, out.labels, out.overhead, out.cut, out.cut_trainable)
+    unknown = sum(1 for img in expand[1] if img.problem is not None)
+    return Encoded(out.ids, out.labels, out.overhead, out.cut, out.cut_trainable, out.pads, unknown)
 
 
 class _Lengths(NamedTuple):
@@ -336,11 +335,11 @@ def counts_of(record: Record, enc: Encoded, rejected: Encoded | None = None) -> 
     total = len(enc.input_ids) + enc.cut
     trainable = enc.trainable + enc.cut_trainable
     cut, cut_trainable = enc.cut, enc.cut_trainable
-    rt = rtr = None
+    rt = rtr = rc = rct = None
     if rejected is not None:
         rt = len(rejected.input_ids) + rejected.cut
         rtr = rejected.trainable + rejected.cut_trainable
-        cut, cut_trainable = max(cut, rejected.cut), max(cut_trainable, rejected.cut_trainable)
+        rc, rct = rejected.cut, rejected.cut_trainable
     return TokenCounts(
         kind=record.kind,
         total=total,
@@ -357,6 +356,8 @@ def counts_of(record: Record, enc: Encoded, rejected: Encoded | None = None) -> 
         images=_images(record),
         image_tokens=enc.image_tokens,
         media_unknown=enc.media_unknown,
+        rejected_cut=rc,
+        rejected_cut_trainable=rct,
     )
 
 
@@ -364,15 +365,23 @@ def count_record(
     record: Record,
     tokenizer: Tokenizer,
     template: Template,
-    train_on: TrainOn = "all",
+    train_on: TrainOn | None = None,
     cutoff_len: int | None = None,
     media: MediaTokens | None = None,
+    trainer: TrainerName | TrainerConvention | None = None,
 ) -> TokenCounts:
     """Token counts of one record after the template (see :class:`TokenCounts`).
 
-    Equal to :func:`counts_of` over :func:`encode_record`, without building id lists.
-    ``media`` expands images to their real token counts (see :class:`TokenCounts`).
+    Equal to :func:`counts_of` over :func:`encode_record` (same ``trainer`` and
+    ``train_on``), without building id lists for the default trainer. ``media`` expands
+    images to their real token counts (see :class:`TokenCounts`).
     """
+    convention = get_trainer(trainer)
+    if convention is not SFTDATA and not isinstance(record, PretrainRecord):
+        chosen_enc = encode_record(record, tokenizer, template, train_on, cutoff_len, "chosen", media, convention)
+        rejected_enc = encode_record(record, tokenizer, template, train_on, cutoff_len, "rejected", media, convention) if isinstance(record, PreferenceRecord) else None
+        return counts_of(record, chosen_enc, rejected_enc)
+    train_on = resolve_train_on(convention, train_on)
     n_media = _media(record)
     chosen = rejected = None
     if media is not None and n_media:
@@ -380,12 +389,10 @@ def count_record(
         if isinstance(record, PreferenceRecord):
             rejected = (media.pad_id, media.images(record, "rejected"))
     a = _lengths(record, tokenizer, template, train_on, cutoff_len, "chosen", chosen)
-    cut, cut_trainable = a.cut, a.cut_trainable
-    rt = rtr = None
+    rt = rtr = rc = rct = None
     if isinstance(record, PreferenceRecord):
         b = _lengths(record, tokenizer, template, train_on, cutoff_len, "rejected", rejected)
-        rt, rtr = b.total, b.trainable
-        cut, cut_trainable = max(cut, b.cut), max(cut_trainable, b.cut_trainable)
+        rt, rtr, rc, rct = b.total, b.trainable, b.cut, b.cut_trainable
     return TokenCounts(
         kind=record.kind,
         total=a.total,
@@ -394,15 +401,17 @@ def count_record(
         overhead=a.overhead,
         turns=_turns(record),
         media=n_media,
-        cut=cut,
-        cut_trainable=cut_trainable,
+        cut=a.cut,
+        cut_trainable=a.cut_trainable,
         rejected_total=rt,
         rejected_trainable=rtr,
         label=record.label if isinstance(record, KTORecord) else None,
         images=_images(record) if n_media else 0,
         image_tokens=a.image_tokens,
         media_unknown=sum(1 for img in chosen[1] if img.problem is not None) if chosen else 0,
+        rejected_cut=rc,
+        rejected_cut_trainable=rct,
     )
 
 
-__all__ = ["IGNORE_INDEX", "Encoded", "TokenCounts", "count_record", "counts_of", "encode_record", "encode_rendered"]
+__all__ = ["IGNORE_INDEX", "Encoded", "TokenCounts", "count_record", "counts_of", "encode_record", "encode_rendered", "render_as", "untrained_prompt"]

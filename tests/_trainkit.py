@@ -44,3 +44,29 @@ def base_config(model: Path, data: Path, out: Path, **kw: object) -> dict:
     }
     cfg.update(kw)
     return cfg
+
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def make_pairs(n: int, seed: int = 0) -> list[dict]:
+    """sharegpt preference rows: the right sum is chosen, a wrong one rejected."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        a, b = rng.randrange(5), rng.randrange(5)
+        wrong = (a + b + 1 + rng.randrange(8)) % 10
+        rows.append({"conversations": [{"from": "human", "value": f"{a} plus {b}?"}], "chosen": {"from": "gpt", "value": WORDS[a + b]}, "rejected": {"from": "gpt", "value": WORDS[wrong] + " maybe"}})
+    return rows
+
+
+def make_kto(n: int, seed: int = 0) -> list[dict]:
+    """TRL unpaired rows: the right sum is desirable, a wrong one undesirable."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.randrange(5), rng.randrange(5)
+        good = i % 2 == 0
+        answer = WORDS[a + b] if good else WORDS[(a + b + 1 + rng.randrange(8)) % 10] + " maybe"
+        rows.append({"prompt": [{"role": "user", "content": f"{a} plus {b}?"}], "completion": [{"role": "assistant", "content": answer}], "label": good})
+    return rows

@@ -13,7 +13,7 @@ from _paths import ROOT
 PACKAGE = ROOT / "sftdata"
 
 #: The root holds the public face only; every other story lives in its own folder.
-ROOT_MODULES = {"__init__", "__main__", "api", "check", "detect", "errors", "hf", "progress", "ray", "record", "tokens"}
+ROOT_MODULES = {"__init__", "__main__", "api", "check", "detect", "errors", "hf", "lock", "progress", "ray", "record", "tokens"}
 
 
 def module_names() -> dict[str, Path]:

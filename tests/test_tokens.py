@@ -12,7 +12,8 @@ from sftdata.api import read
 from sftdata.record import KTORecord, Message, PreferenceRecord, PretrainRecord, SFTRecord
 from sftdata.templates import get_template
 from sftdata.tokenizers import get_tokenizer
-from sftdata.tokens import IGNORE_INDEX, Encoded, TokenCounts, _Encoder, count_record, encode_record
+from sftdata.tokenizers.runs import RunEncoder as _Encoder
+from sftdata.tokens import IGNORE_INDEX, Encoded, TokenCounts, count_record, encode_record
 
 TOK = get_tokenizer("qwen2.5")
 QWEN = get_template("qwen")

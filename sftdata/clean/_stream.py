@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..errors import RecordError
+from ..errors import Issue, RecordError
 from ..formats import Format, get_format
 from ..io import atomic_path, read_rows, remote, suffix_of, write_rows
 from ..io.shards import ShardWriter, is_folder
@@ -36,20 +37,47 @@ class Item:
     error: RecordError | None
 
 
-def resolve_format(path: PathLike, format: str | Format) -> Format:
+def resolve_format(path: PathLike, format: str | Format, majority: bool = False) -> Format:
+    """``format`` as a :class:`Format`; ``"auto"`` detects it (by the majority of rows
+    when ``majority``: odd rows are then rejected, see :func:`sftdata.detect.detect_rows`)."""
     if isinstance(format, Format):
         return format
     if format == "auto":
         from ..detect import detect
 
-        return get_format(detect(path).format)
+        return get_format(detect(path, majority=majority).format)
     return get_format(format)
 
 
+def unreadable(source: Source, code: str, message: str, remedy: str) -> RecordError:
+    """The error of a line that is not a JSON object, as a row that does not decode."""
+    return RecordError([Issue(code, message)], path=source.path, line=source.line, remedy=remedy)
+
+
+def tolerant_rows(path: PathLike) -> Iterator[tuple[Any, Source, RecordError | None]]:
+    """Every non-blank row of ``path`` in order, unreadable lines included (as their
+    text, with the error that makes them unusable), so ordinals match :func:`lines`."""
+    pending: list[tuple[Any, Source, RecordError]] = []
+
+    def bad(text: Any, source: Source, code: str, message: str, remedy: str) -> None:
+        pending.append((text, source, unreadable(source, code, message, remedy)))
+
+    for row, source in read_rows(path, bad=bad):
+        if pending:
+            yield from pending
+            pending.clear()
+        yield row, source, None
+    yield from pending
+
+
 def items(path: PathLike, fmt: Format, wanted: "set[int] | None" = None) -> Iterator[Item]:
-    """Decoded rows of ``path``; with ``wanted``, rows outside it are not decoded."""
+    """Decoded rows of ``path``; with ``wanted``, rows outside it are not decoded. A line
+    that is not a JSON object is an item with its text as ``row`` and its error."""
     decode = fmt.decode
-    for idx, (row, source) in enumerate(read_rows(path)):
+    for idx, (row, source, error) in enumerate(tolerant_rows(path)):
+        if error is not None:
+            yield Item(idx, row, source, None, error)
+            continue
         if wanted is not None and idx not in wanted:
             yield Item(idx, row, source, None, None)
             continue
@@ -86,30 +114,53 @@ class Line:
     _row: Row | None
 
     @property
-    def row(self) -> Row:
-        if self._row is not None:
+    def row(self) -> Any:
+        """The parsed row (the line's text when it is not JSON; ``None`` when too long)."""
+        if self._row is not None or self.raw is None:
             return self._row
-        import orjson
+        from ..io.lines import loads
 
-        return orjson.loads(self.raw)  # type: ignore[arg-type, no-any-return]
+        try:
+            return loads(self.raw)
+        except ValueError:
+            return self.raw.decode("utf-8", "replace").rstrip("\n")
 
 
 def lines(path: PathLike) -> Iterator[Line]:
     """Rows without decoding; for plain JSONL without even parsing (same ordinals and
-    blank-line skipping as :func:`sftdata.io.read_rows`, which has already validated
-    every line in an earlier pass)."""
+    blank-line skipping as :func:`tolerant_rows`; unreadable lines are included, as the
+    earlier pass recorded them as failed). Lines above the line cap are never held."""
     if not _plain_jsonl(path):
-        for idx, (row, source) in enumerate(read_rows(path)):
+        for idx, (row, source, _) in enumerate(tolerant_rows(path)):
             yield Line(idx, source, None, row)
         return
+    from ..io.compression import open_binary
+    from ..io.lines import TooLong, bounded_lines, max_line_bytes
+
     name = str(path)
     idx = 0
-    with remote.open_binary(name, None) if remote.is_uri(name) else open(path, "rb", buffering=1 << 20) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.strip():
+    with remote.open_jsonl(name, None) if remote.is_uri(name) else open_binary(Path(path), None) as fh:
+        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes()), 1):
+            if type(raw) is TooLong:
+                yield Line(idx, Source(name, lineno, "line"), None, None)
+            elif not raw.strip():  # type: ignore[union-attr]
                 continue
-            yield Line(idx, Source(name, lineno, "line"), raw if raw.endswith(b"\n") else raw + b"\n", None)
+            else:
+                yield Line(idx, Source(name, lineno, "line"), raw + b"\n", None)  # type: ignore[operator]
             idx += 1
+
+
+def verbatim(line: Line) -> Any:
+    """The row for a rejects file: its raw JSON bytes as they are (an ``orjson.Fragment``,
+    embedded without parsing and re-serialising) when the input is plain JSONL, else the
+    parsed row. Pass 1 has already parsed every line, so the bytes are one JSON object."""
+    if line.raw is not None:
+        raw = line.raw.strip()
+        if raw[:1] == b"{":
+            import orjson
+
+            return orjson.Fragment(raw)
+    return line.row
 
 
 def write_kept(kept: Iterable[Line], output: PathLike, summary: Callable[[int], dict[str, Any]] | None = None) -> int:
@@ -144,6 +195,6 @@ def _write_shards(kept: Iterable[Line], output: PathLike, summary: Callable[[int
 
 
 def orjson_line(row: Row) -> bytes:
-    import orjson
+    from ..io.lines import dumps_line
 
-    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+    return dumps_line(row)

@@ -27,7 +27,7 @@ from ..engines.base import Engine
 from ..formats import Format
 from ..io import atomic_path
 from ..progress import progress
-from ._stream import PathLike, lines, resolve_format, write_kept
+from ._stream import PathLike, lines, resolve_format, verbatim, write_kept
 from .fingerprint import fingerprint
 from .index import Fingerprints, MatchConfig, Matches, match
 from .sketch import _np
@@ -126,7 +126,7 @@ def dedup(
         The :class:`DedupReport`; ``read == kept + rejected``.
     """
     config = config or DedupConfig()
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     # The input first: a large input can then use forked workers (see fingerprint).
     fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers, engine=engine)]
     if against is not None:
@@ -166,12 +166,13 @@ def dedup(
                         continue
                     code = REASONS[(config.mode, keeper < n_ref)]
                     sim = float(matches.score[gi]) if matches.dup_of[gi] == keeper else None
+                    place = where(keeper)
                     sink.reject(
-                        line.row,
+                        verbatim(line),
                         line.source,
                         code,
-                        f"{'identical to' if config.mode == 'exact' else 'near-duplicate of'} {where(keeper)} ({config.view} view)",
-                        duplicate_of=where(keeper),
+                        f"{'identical to' if config.mode == 'exact' else 'near-duplicate of'} {place} ({config.view} view)",
+                        duplicate_of=place,
                         duplicate_line=where.line(keeper),
                         similarity=None if sim is None else round(sim, 4),
                     )

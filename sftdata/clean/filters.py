@@ -34,7 +34,7 @@ from .views import View, message_text, plain_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..media.tokens import MediaOptions, MediaTokens
-    from ..templates import Template
+    from ..templates import Template, TrainOn
     from ..tokenizers import Tokenizer
 
 
@@ -240,7 +240,8 @@ class Tokens:
     (the same numbers as ``sftdata stats``; images expanded as ``media`` says, by default
     with the template's media model, see :mod:`sftdata.media.tokens`). A record
     with an image whose size cannot be read is dropped as ``media-missing`` /
-    ``media-unreadable`` / ``media-remote``: its length is unknown."""
+    ``media-unreadable`` / ``media-remote``: its length is unknown. ``trainer`` and
+    ``train_on`` say whose labels ``trainable`` and ``prompt`` follow (as in ``stats``)."""
 
     min: int | None = None
     max: int | None = None
@@ -248,6 +249,8 @@ class Tokens:
     tokenizer: str = "qwen2.5"
     template: str = "qwen"
     media: "MediaOptions | None" = None
+    trainer: str = "sftdata"
+    train_on: "TrainOn | None" = None
     _tools: Any = field(default=None, init=False, repr=False, compare=False)
 
     def _load(self) -> tuple["Tokenizer", "Template", "MediaTokens | None"]:
@@ -274,7 +277,7 @@ class Tokens:
 
         tok, tpl, media = self._load()
         try:
-            counts = count_record(record, tok, tpl, media=media)
+            counts = count_record(record, tok, tpl, self.train_on, media=media, trainer=self.trainer)  # type: ignore[arg-type]
         except MediaError as err:
             return Drop(err.code, err.message, err.field)
         value = getattr(counts, self.measure)
@@ -338,7 +341,7 @@ def filter(  # noqa: A001 - the API mirrors the command name
     >>> filter(d / "in.jsonl", d / "out.jsonl", [EmptyTurns()], rejects=d / "rej.jsonl")
     FilterReport(read=2, kept=1, rejected=1, reasons={'empty-turn': 1})
     """
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     if engine is not None and engine.ray:
         return _filter_ranges(input, output, fmt, filters, rejects, engine)
     kept = [0]
@@ -363,21 +366,22 @@ def filter(  # noqa: A001 - the API mirrors the command name
 
 
 # The per-range step of the Ray engine: the same decode, the same first_drop and the
-# same JSONL bytes as the loop above, with line numbers local to the range.
+# same JSONL bytes as the loop above, with line numbers local to the range. A line that
+# is not a JSON object is an event too (rejected with --rejects, else the error), as
+# :func:`._stream.tolerant_rows` makes it for the loop above.
 _JOB: dict[str, Any] = {}
-_Event = tuple[int, dict[str, Any], tuple[Any, ...] | None, Drop | None]  # line, row, decode issues, drop
+_Event = tuple[int, Any, tuple[Any, ...] | None, Drop | None, str | None]  # line, row, decode issues, drop, remedy
 
 
 def _init_ranges(path: str, fmt: Format, filters: tuple[Filter, ...]) -> None:
     _JOB.update(path=path, fmt=fmt, filters=filters)
 
 
-def _filter_range(span: tuple[int, int]) -> tuple[int, bytes, int, list[_Event], tuple[str, int, str, str] | None]:
-    import orjson
-
+def _filter_range(span: tuple[int, int]) -> tuple[int, bytes, int, list[_Event]]:
     from ..engines.local import line_count, read_span
-    from ..errors import RecordError
+    from ..errors import Issue, RecordError
     from ..io.files import BadLine, range_rows
+    from ..io.lines import dumps_line
     from ..record import Source
 
     path: str = _JOB["path"]
@@ -385,51 +389,54 @@ def _filter_range(span: tuple[int, int]) -> tuple[int, bytes, int, list[_Event],
     decode, filters = _JOB["fmt"].decode, _JOB["filters"]
     kept: list[bytes] = []
     events: list[_Event] = []
-    try:
-        for lineno, row in range_rows(data):
-            try:
-                # the Source matters: relative media paths resolve from the file's folder
-                record = decode(row, Source(path, lineno, "line"))
-            except RecordError as err:
-                events.append((lineno, row, err.issues, None))
-                continue
-            drop = first_drop(record, filters)
-            if drop is None:
-                kept.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-            else:
-                events.append((lineno, row, None, drop))
-    except BadLine as bad:
-        return line_count(data), b"", 0, events, (bad.message, bad.line, bad.code, bad.remedy)
-    return line_count(data), b"".join(kept), len(kept), events, None
+    for lineno, row in range_rows(data, tolerant=True):
+        if type(row) is BadLine:
+            events.append((lineno, row.text, (Issue(row.code, row.message),), None, row.remedy))
+            continue
+        try:
+            # the Source matters: relative media paths resolve from the file's folder
+            record = decode(row, Source(path, lineno, "line"))
+        except RecordError as err:
+            events.append((lineno, row, err.issues, None, err.remedy))
+            continue
+        drop = first_drop(record, filters)
+        if drop is None:
+            kept.append(dumps_line(row))
+        else:
+            events.append((lineno, row, None, drop, None))
+    return line_count(data), b"".join(kept), len(kept), events
 
 
 def _filter_ranges(input: PathLike, output: PathLike, fmt: Format, filters: Sequence[Filter], rejects: PathLike | None, engine: Engine) -> FilterReport:
     from ..engines.run import ordered_ranges, require_ranges
-    from ..errors import ReadError, RecordError
+    from ..errors import RecordError
     from ..io import remote
+    from ..io.safety import active_budget
     from ..io.shards import ShardWriter, jsonl_output
     from ..record import Source
 
     require_ranges(input, output)
-    path, base, kept = str(input), 0, 0
+    path, base, kept, rows = str(input), 0, 0, 0
     total = remote.size(path) if remote.is_uri(path) else Path(path).stat().st_size
     job = ordered_ranges(input, _filter_range, workers=1, chunk=RANGE_BYTES, initializer=_init_ranges, initargs=(path, fmt, tuple(filters)), engine=engine)
     with RejectSink(rejects) as sink, jsonl_output(output) as out, job as results, progress(f"filtering {input}", total=total, unit="bytes") as advance:
-        for (start, end), (lines, data, n, events, error) in results:
-            for lineno, row, issues, drop in events:
+        for (start, end), (lines, data, n, events) in results:
+            for lineno, row, issues, drop, remedy in events:
                 source = Source(path, base + lineno, "line")
                 if drop is not None:
+                    rows += 1
                     sink.reject(row, source, drop.code, drop.message, field=drop.field)
-                elif rejects is None:
-                    raise RecordError(list(issues or ()), path=path, line=source.line)
-                else:
-                    sink.add(row, source, RecordError(list(issues or ()), path=path, line=source.line))
-            if error is not None:
-                message, lineno, code, remedy = error
-                raise ReadError(message, path=path, line=base + lineno, code=code, remedy=remedy)
+                    continue
+                error = RecordError(list(issues or ()), path=path, line=source.line, remedy=remedy)
+                if rejects is None:
+                    raise error
+                rows += not isinstance(row, (str, type(None)))
+                sink.add(row, source, error)
             out.write(data)
-            kept, base = kept + n, base + lines
+            kept, rows, base = kept + n, rows + n, base + lines
             advance(end - start)
+        if (budget := active_budget()) is not None:  # --max-rejects FRACTION: what was read here
+            budget.note_read(path, rows)
         report = FilterReport(read=kept + sink.total, kept=kept, rejected=sink.total, reasons=dict(sorted(sink.counts.items())))
         if isinstance(out, ShardWriter):
             out.summary = {"source": path, "engine": engine.name, **report.to_dict()}

@@ -19,12 +19,12 @@ from ..engines.local import cpu_count, read_span
 from ..engines.run import ordered_ranges, require_ranges
 from ..errors import Issue, ReadError, RecordError
 from ..formats import Format
-from ..io import read_rows, remote, suffix_of
+from ..io import remote, suffix_of
 from ..io.files import BadLine, range_rows
 from ..progress import progress
 from ..record import Source
-from ._stream import PathLike
-from .index import Fingerprints, MatchConfig, _Accumulator, viewer
+from ._stream import PathLike, tolerant_rows
+from .index import Fingerprints, MatchConfig, _Accumulator, stack, viewer
 from .shinglecache import ShingleCache
 from .sketch import _np, fork_safe
 
@@ -55,7 +55,7 @@ class _Chunk:
     keys: Any = None
     lengths: list[int] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # local, 1-based
-    failed: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
+    failed: dict[int, tuple[tuple[Issue, ...], str | None]] = field(default_factory=dict)
     labels: list[Any] | None = None
     newlines: int = 0
     error: tuple[str, int, str, str] | None = None  # message, local line, code, remedy
@@ -73,22 +73,22 @@ def _work(span: tuple[int, int]) -> _Chunk:
     path: str = _STATE["path"]
     text = viewer(_STATE["fmt"], _STATE["config"].view)
     data = read_span(path, span)
-    acc = _Accumulator(_STATE["config"], _STATE["label"])
+    acc = _Accumulator(_STATE["config"], _STATE["label"], spill=False)
     chunk = _Chunk(newlines=data.count(b"\n"))
-    try:
-        for lineno, row in range_rows(data):
-            try:
-                acc.add(row, lineno, text(row, Source(path, lineno, "line")), None)
-            except RecordError as err:
-                acc.add(row, lineno, None, err)
-    except BadLine as bad:
-        chunk.error = (bad.message, bad.line, bad.code, bad.remedy)
+    for lineno, row in range_rows(data, tolerant=True):
+        if type(row) is BadLine:  # recorded as failed: rejected with --rejects, else raised
+            acc.add(row.text, lineno, None, RecordError([Issue(row.code, row.message)], line=lineno, remedy=row.remedy))
+            continue
+        try:
+            acc.add(row, lineno, text(row, Source(path, lineno, "line")), None)
+        except RecordError as err:
+            acc.add(row, lineno, None, err)
     chunk.keys = acc.keys()
     if acc.cache is not None:
         # Sent back so that verification need not re-read and re-shingle these rows.
         chunk.shingles = [(first, bounds, flat) for first, (bounds, flat) in zip(acc.cache.starts, acc.cache.blocks)]
     chunk.lengths, chunk.lines, chunk.labels = acc.lengths, acc.lines, acc.labels
-    chunk.failed = {i: err.issues for i, err in acc.failed.items()}
+    chunk.failed = {i: (err.issues, err.remedy) for i, err in acc.failed.items()}
     return chunk
 
 
@@ -105,7 +105,7 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     labels: list[Any] | None = [] if label is not None else None
     failed: dict[int, RecordError] = {}
     rows = base = 0
-    cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
+    cache = ShingleCache(config.cache_mb << 20, spill=True) if config.mode == "near" and config.cache_mb > 0 else None
     # The pool first: no progress-bar thread exists yet when the workers fork.
     job = ordered_ranges(path, _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe(), engine=engine)
     total = remote.size(name) if remote.is_uri(name) else Path(path).stat().st_size
@@ -119,8 +119,8 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
             lines.append(np.asarray(chunk.lines, dtype=np.int64) + base)
             if labels is not None:
                 labels.extend(chunk.labels or [])
-            for i, issues in chunk.failed.items():
-                failed[rows + i] = RecordError(list(issues), path=name, line=base + chunk.lines[i])
+            for i, (issues, remedy) in chunk.failed.items():
+                failed[rows + i] = RecordError(list(issues), path=name, line=base + chunk.lines[i], remedy=remedy)
             if cache is not None:
                 for first, bounds, flat in chunk.shingles:
                     cache.add(rows + first, bounds, flat)
@@ -131,7 +131,7 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     return Fingerprints(
         name,
         fmt,
-        np.concatenate(keys) if keys else np.zeros((0, width), dtype=np.uint64),
+        stack(np, keys, width),
         np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
         np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64),
         failed,
@@ -156,7 +156,10 @@ def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str 
     acc = _Accumulator(config, label)
     text = viewer(fmt, config.view)
     with progress(f"fingerprinting {path}") as advance:
-        for row, source in read_rows(path):
+        for row, source, error in tolerant_rows(path):
+            if error is not None:
+                acc.add(row, source.line, None, error)
+                continue
             try:
                 acc.add(row, source.line, text(row, source), None)
             except RecordError as err:

@@ -20,6 +20,8 @@ Two matching policies:
 from __future__ import annotations
 
 import hashlib
+from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,8 +33,9 @@ from ..progress import progress
 from ..record import Record, Source
 from ._stream import lines
 from .rawview import raw_view
+from .candidates import BucketTable
 from .shinglecache import ShingleCache
-from .sketch import _POS, SketchConfig, Sketcher, _np, jaccard, unique_sorted
+from .sketch import SketchConfig, Sketcher, _np, jaccard
 from .views import Norm, View, normalize, view_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,9 +69,10 @@ class MatchConfig:
     #: candidates verified per record at most (those sharing the most bands first):
     #: a guard against quadratic work when thousands of records share boilerplate.
     max_candidates: int = 100
-    #: pass 1 keeps the shingles (4 bytes each) of the first rows up to this budget so
-    #: that pass 2 need not re-read, decode and re-shingle them; rows past it are re-read.
-    cache_mb: int = 256
+    #: pass 1 keeps the shingles (4 bytes each) of the first rows up to this budget, in a
+    #: temporary file (``TMPDIR``), so that pass 2 need not re-read, decode and re-shingle
+    #: them; rows past it are re-read. 0 turns the cache off.
+    cache_mb: int = 8192
 
     @property
     def norms(self) -> frozenset[Norm]:
@@ -119,21 +123,22 @@ def _exact_key(text: str) -> int:
 class _Accumulator:
     """Fingerprints rows one at a time, sketching a batch of texts at once."""
 
-    def __init__(self, config: MatchConfig, label: str | None) -> None:
+    def __init__(self, config: MatchConfig, label: str | None, *, spill: bool = True) -> None:
         self.np = _np()
         self.config = config
         self.sketcher = Sketcher(config.sketch) if config.mode == "near" else None
         self.width = config.sketch.bands if self.sketcher else 1
         self.label = label
         self.blocks: list["np.ndarray"] = []
-        self.lengths: list[int] = []
-        self.lines: list[int] = []
+        # 8 bytes a row (a list of Python ints costs 36)
+        self.lengths: array[int] = array("q")
+        self.lines: array[int] = array("q")
         self.failed: dict[int, RecordError] = {}
         self.labels: list[Any] | None = [] if label is not None else None
         self.texts: list[str] = []
         self.slots: list[int] = []  # row index of each batched text
         self.done = 0  # rows already turned into key blocks
-        self.cache = ShingleCache(config.cache_mb << 20) if config.mode == "near" and config.cache_mb > 0 else None
+        self.cache = ShingleCache(config.cache_mb << 20, spill=spill) if config.mode == "near" and config.cache_mb > 0 else None
 
     def add(self, row: dict[str, Any], line: int, raw: str | None, error: RecordError | None) -> None:
         """One row: its view text ``raw``, or the ``error`` that kept it from decoding."""
@@ -176,16 +181,34 @@ class _Accumulator:
         np = self.np
         if self.cache is None or self.cache.room <= 0:
             return
-        counts = np.zeros(size, dtype=np.int64)
-        counts[rel] = np.diff(batch.offsets.astype(np.int64))
+        # Each row's hashes sorted and unique, for the whole batch in one sort of
+        # (row, hash) keys, so verification uses them as they are (see jaccard).
+        per_text = np.diff(batch.offsets.astype(np.int64))
+        owner = np.repeat(rel.astype(np.uint64), per_text)
+        keyed = np.sort((owner << np.uint64(32)) | (batch.flat >> np.uint64(32)))
+        if len(keyed):
+            keyed = keyed[np.concatenate(([True], keyed[1:] != keyed[:-1]))]
+        counts = np.bincount((keyed >> np.uint64(32)).astype(np.int64), minlength=size)
         bounds = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(counts, out=bounds[1:])
-        self.cache.add(self.done, bounds, (batch.flat >> np.uint64(32)).astype(np.uint32))
+        self.cache.add(self.done, bounds, keyed.astype(np.uint32))
 
     def keys(self) -> "np.ndarray":
         self.flush()
-        np = self.np
-        return np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.width), dtype=np.uint64)
+        return stack(self.np, self.blocks, self.width)
+
+
+def stack(np: Any, blocks: list["np.ndarray"], width: int) -> "np.ndarray":
+    """Concatenate key blocks, releasing each once copied: the peak is the result plus one
+    block, not twice the keys (112 MB per million rows)."""
+    out = np.empty((sum(len(b) for b in blocks), width), dtype=np.uint64)
+    at = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        out[at : at + len(block)] = block
+        at += len(block)
+    return out
 
 
 @dataclass
@@ -235,28 +258,16 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
     dup_of = np.full(n, -1, dtype=np.int64)
     score = np.zeros(n, dtype=np.float32)
     uf = _UnionFind(n) if policy == "all" else None
-    # A key held by one record only can never produce a candidate: skip it entirely.
-    shared = np.zeros(keys.shape, dtype=bool)
-    for b in range(keys.shape[1]):
-        column = keys[:, b]
-        _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
-        shared[:, b] = (counts[inverse] > 1) & (column != 0)
-    needed = np.flatnonzero(shared.any(axis=1))
-    # Each needed row's shared keys as Python ints, the band mixed in (a key means
-    # nothing in another band), all converted at once rather than row by row.
-    with np.errstate(over="ignore"):
-        salted = keys[needed] ^ (np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0]))
-    salted[~shared[needed]] = 0
-    key_rows = dict(zip(needed.tolist(), ([k for k in row if k] for row in salted.tolist())))
-    buckets: dict[int, list[int]] = {}
+    table = BucketTable(keys)
+    needed = table.needed
     exact = config.mode == "exact"
+    store = _Shingles(files)
 
     def decide(i: int, shingles: Any) -> bool:
         """Match row ``i``; returns whether to index it."""
-        row_keys = key_rows.pop(i)
         is_ref = i < n_ref
         if not is_ref:
-            hits = [j for k in row_keys for j in buckets.get(k, ())]
+            hits = table.hits(i)
             if len(hits) > config.max_candidates:
                 top = Counter(hits).most_common()
                 top.sort(key=lambda jc: (-jc[1], jc[0]))
@@ -267,7 +278,7 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
                     continue
                 if uf is not None and uf.find(j) == uf.find(i):
                     continue
-                sim = 1.0 if exact else jaccard(shingles, sets[j])
+                sim = 1.0 if exact else jaccard(shingles, store.get(j))
                 if sim >= config.threshold:
                     if uf is not None:
                         uf.union(i, j)
@@ -278,22 +289,59 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
                     return False
         if uf is None and not is_ref and not within:
             return False
-        for k in row_keys:
-            buckets.setdefault(k, []).append(i)
+        table.index(i)
         return True
 
-    sets: dict[int, Any] = {}
     if exact:
         for i in needed.tolist():
             decide(i, None)
     else:
         for i, shingles in _reshingle(files, needed, config):
-            if decide(i, shingles):
-                sets[i] = shingles
+            if decide(i, shingles) and not store.cached(i):
+                store.keep(i, shingles)
+    store.close()
     group = None
     if uf is not None:
         group = np.fromiter((uf.find(i) for i in range(n)), dtype=np.int64, count=n)
     return Matches(dup_of, score, group)
+
+
+class _Shingles:
+    """The shingles of indexed rows, for verifying later rows against them: read back
+    from pass 1's cache (on disk) when it holds the row, else kept here."""
+
+    def __init__(self, files: list[Fingerprints]) -> None:
+        self.starts: list[int] = []
+        self.caches: list[ShingleCache | None] = []
+        start = 0
+        for fp in files:
+            self.starts.append(start)
+            self.caches.append(fp.shingles)
+            start += len(fp)
+        self.kept: dict[int, Any] = {}
+
+    def _where(self, i: int) -> tuple[ShingleCache | None, int]:
+        f = bisect_right(self.starts, i) - 1
+        return self.caches[f], i - self.starts[f]
+
+    def cached(self, i: int) -> bool:
+        cache, local = self._where(i)
+        return cache is not None and local < cache.rows
+
+    def keep(self, i: int, shingles: Any) -> None:
+        self.kept[i] = shingles
+
+    def get(self, i: int) -> Any:
+        hit = self.kept.get(i)
+        if hit is not None:
+            return hit
+        cache, local = self._where(i)
+        return cache.get(local)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        for cache in self.caches:
+            if cache is not None:
+                cache.close()
 
 
 def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchConfig) -> Iterator[tuple[int, Any]]:
@@ -307,9 +355,8 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
         cached = fp.shingles or ShingleCache(0)
         for i in local:
             if i < cached.rows:
-                yield offset + i, unique_sorted(cached.get(i))  # type: ignore[arg-type]
+                yield offset + i, cached.get(i)  # sorted and unique already
         rest = {i for i in local if i >= cached.rows}
-        fp.shingles = None  # pass 1's cache is no longer needed
         if rest:
             batch: list[tuple[int, str]] = []
 

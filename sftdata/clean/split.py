@@ -94,7 +94,7 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     config = config or SplitConfig()
     if not (0 < config.val_size < 1 or (config.val_size >= 1 and float(config.val_size).is_integer())):
         raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
-    fmt = resolve_format(input, format)
+    fmt = resolve_format(input, format, majority=rejects is not None)
     mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
     fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers)
     np = _np()
@@ -107,26 +107,30 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     ok[list(fp.failed)] = False
     if fp.failed and rejects is None:
         raise fp.failed[min(fp.failed)]
-    members: dict[int, int] = defaultdict(int)
-    for g in group[ok].tolist():
-        members[g] += 1
-    labels = fp.labels or [None] * n
-    stratum = {g: _label(labels[g]) for g in members}
-    sizes: dict[str, int] = defaultdict(int)
-    for g, k in members.items():
-        sizes[stratum[g]] += k
-    targets = _targets(sizes, config.val_size)
-    order = sorted(members)
+    # Per group (named by its first row): size and stratum, as arrays (a dictionary per
+    # group costs ~100 bytes each: 200 MB for a million rows).
+    ids, sizes_of = np.unique(group[ok], return_counts=True)
+    names, code = _strata(fp.labels, ids)
+    totals = np.bincount(code, weights=sizes_of, minlength=len(names)) if len(ids) else np.zeros(len(names))
+    targets = _targets({name: int(total) for name, total in zip(names, totals.tolist()) if total}, config.val_size)
+    want = [targets.get(name, 0) for name in names]
+    # The shuffle of the sorted group ids is the same as before (Python's Random).
+    order = list(range(len(ids)))
     random.Random(config.seed).shuffle(order)
-    in_val: set[int] = set()
-    taken: dict[str, int] = defaultdict(int)
-    for g in order:  # whole groups, while they fit
-        s = stratum[g]
-        if taken[s] + members[g] <= targets[s]:
-            in_val.add(g)
-            taken[s] += members[g]
+    chosen = np.zeros(len(ids), dtype=bool)
+    taken = [0] * len(names)
+    size_list, code_list = sizes_of.tolist(), code.tolist()
+    for k in order:  # whole groups, while they fit
+        c = code_list[k]
+        if taken[c] + size_list[k] <= want[c]:
+            chosen[k] = True
+            taken[c] += size_list[k]
+    in_val = np.zeros(n, dtype=bool)
+    in_val[ids[chosen]] = True
+    stratum_of = np.zeros(n, dtype=np.int32)
+    stratum_of[ids] = code
     out = Path(out_dir)
-    report = SplitReport(groups=sum(1 for k in members.values() if k > 1), largest_group=max(members.values(), default=0))
+    report = SplitReport(groups=int(np.count_nonzero(sizes_of > 1)), largest_group=int(sizes_of.max()) if len(ids) else 0)
     counts = {"train": [0], "val": [0]}
     strata: dict[str, dict[str, int]] = defaultdict(lambda: {"train": 0, "val": 0})
     with RejectSink(rejects) as sink, progress(f"splitting {input}", total=2 * n) as advance:
@@ -140,8 +144,8 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
                         sink.add(line.row, line.source, fp.failed[line.idx])
                     continue
                 g = int(group[line.idx])
-                if ("val" if g in in_val else "train") == side:
-                    strata[stratum[g]][side] += 1
+                if ("val" if in_val[g] else "train") == side:
+                    strata[names[stratum_of[g]]][side] += 1
                     yield line
 
         for side in ("train", "val"):
@@ -152,6 +156,16 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     if config.stratify is not None:
         report.strata = {k: dict(v) for k, v in sorted(strata.items())}
     return report
+
+
+def _strata(labels: list[Any] | None, ids: "Any") -> tuple[list[str], "Any"]:
+    """Stratum names, and each group's stratum code (its first row's label)."""
+    np = _np()
+    if labels is None:
+        return [_label(None)], np.zeros(len(ids), dtype=np.int32)
+    names: dict[str, int] = {}
+    code = np.fromiter((names.setdefault(_label(labels[g]), len(names)) for g in ids.tolist()), dtype=np.int32, count=len(ids))
+    return list(names), code
 
 
 def _label(value: Any) -> str:

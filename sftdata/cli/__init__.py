@@ -27,11 +27,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "detect": ("convert", "detect_cmd", "Name a file's format and kind, with evidence."),
     "formats": ("convert", "formats_cmd", "List formats, the kinds they carry and what they cannot carry."),
     "mix": ("mix", "mix_cmd", "Mix datasets with exact ratios by rows or tokens, reproducibly."),
+    "lock": ("lock", "lock_cmd", "Pin a dataset (contents, counts, tokens) in a lock file that check and train verify."),
     "render": ("stats", "render_cmd", "Show what the model sees, with trained spans highlighted."),
+    "runs": ("runs", "runs_cmd", "Compare training runs side by side: model, setup, results, loss curves."),
     "schema": ("convert", "schema_cmd", "Print the JSON Schema of a format's records."),
     "stats": ("stats", "stats_cmd", "Token statistics after the chat template, and what cutoff_len cuts."),
     "tokenize": ("tokenize", "tokenize_cmd", "Tokenize once into the layout a trainer loads directly (LLaMA-Factory, TRL, sftdata)."),
-    "train": ("train", "train_cmd", "Fine-tune a local model on a dataset (CUDA, Ascend NPU or CPU)."),
+    "train": ("train", "train_cmd", "Fine-tune a local model: SFT, DPO or KTO on CUDA, Ascend NPU or CPU, one or several devices."),
     "validate": ("validate", "validate_cmd", "Check a dataset: located, explained errors; rejects and fixes."),
 }
 
@@ -47,7 +49,9 @@ class LazyGroup(click.Group):
         from .staging import with_staging
 
         module = importlib.import_module(f"{__name__}.{entry[0]}")
-        return with_staging(getattr(module, entry[1]))
+        from .paths import guarded
+
+        return with_staging(guarded(getattr(module, entry[1])))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]

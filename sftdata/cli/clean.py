@@ -9,7 +9,7 @@ import orjson
 
 from ..errors import UsageError
 from .engine import engine_of, engine_options
-from .stats import media_config, media_options
+from .stats import TRAIN_ON_HELP, media_config, media_options, trainer_option
 
 FROM_HELP = "Input format, or auto to detect it."
 
@@ -109,6 +109,8 @@ def _script(spec: str) -> Any:
 @click.option("--max-trainable-tokens", type=int, help="Maximum trainable tokens.")
 @click.option("--tokenizer", default="qwen2.5", show_default=True, help="Tokenizer for token filters (as in `sftdata stats`).")
 @click.option("--template", default="qwen", show_default=True, help="Chat template for token filters (as in `sftdata stats`).")
+@trainer_option
+@click.option("--train-on", type=click.Choice(["all", "last", "everything"]), help=TRAIN_ON_HELP)
 @media_options
 @click.option("--rejects", type=click.Path(), help="JSONL of dropped rows with reason code, message and source line.")
 @click.option("--from", "from_", default="auto", show_default=True, help=FROM_HELP)
@@ -117,7 +119,7 @@ def _script(spec: str) -> Any:
 def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None, max_turns: int | None, min_chars: int | None, max_chars: int | None, chars_view: str,
                scripts: tuple[str, ...], keep_if: tuple[str, ...], drop_if: tuple[str, ...], max_repetition: float | None, repetition_n: int,
                min_tokens: int | None, max_tokens: int | None, max_prompt_tokens: int | None, min_trainable_tokens: int | None, max_trainable_tokens: int | None,
-               tokenizer: str, template: str, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None,
+               tokenizer: str, template: str, trainer: str, train_on: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None,
                rejects: str | None, from_: str, engine: str, ray_address: str | None, as_json: bool) -> None:
     """Keep the records of INPUT that pass every condition; all conditions run in one pass.
 
@@ -140,7 +142,7 @@ def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None,
     media = media_config(media_model, image_max_pixels, image_min_pixels, media_root)
     for lo, hi, measure in ((min_tokens, max_tokens, "total"), (None, max_prompt_tokens, "prompt"), (min_trainable_tokens, max_trainable_tokens, "trainable")):
         if lo is not None or hi is not None:
-            chain.append(F.Tokens(lo, hi, measure=measure, tokenizer=tokenizer, template=template, media=media))  # type: ignore[arg-type]
+            chain.append(F.Tokens(lo, hi, measure=measure, tokenizer=tokenizer, template=template, media=media, trainer=trainer, train_on=train_on))  # type: ignore[arg-type]
     if not chain:
         raise UsageError("no condition given, so nothing would be filtered.", remedy="Add at least one condition, e.g. --max-tokens 2048 or --drop-empty; see `sftdata filter --help`.")
     result = F.filter(input, output, chain, rejects=rejects, format=from_, engine=engine_of(engine, ray_address))

@@ -24,7 +24,7 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     console = Console(highlight=False, soft_wrap=True)
     kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(report.kinds.items()))
     console.print(f"[bold]{report.path}[/bold] ({report.format}): {report.records:,} records ({kinds or 'none'}), {report.rejected:,} rejected")
-    console.print(f"tokenizer {report.tokenizer}, template {report.template}, train on {report.train_on}" + (f", cutoff_len {report.cutoff_len:,}" if report.cutoff_len else ""))
+    console.print(f"tokenizer {report.tokenizer}, template {report.template}, trainer {report.trainer}, train on {report.train_on}" + (f", cutoff_len {report.cutoff_len:,}" if report.cutoff_len else ""))
     table = Table(title="tokens per record, after the template")
     table.add_column("")
     for col in ("mean", "min", "p50", "p90", "p95", "p99", "max"):
@@ -49,11 +49,17 @@ def print_report(report: StatsReport, rejects: str | None = None, plot: str | No
     if report.zero_trainable:
         shown = ", ".join(str(x) for x in report.zero_trainable_lines[:_LISTED])
         more = f" and {report.zero_trainable - _LISTED:,} more (--json lists up to 1000)" if report.zero_trainable > _LISTED else ""
-        console.print(f"[yellow]rows with zero trainable tokens{' after the cutoff' if report.cutoff_len else ''}: {report.zero_trainable:,}[/yellow] (lines {shown}{more})")
+        dropped = " (trl drops them)" if report.trainer == "trl" and report.cutoff_len else ""
+        console.print(f"[yellow]rows with zero trainable tokens{' after the cutoff' if report.cutoff_len else ''}: {report.zero_trainable:,}[/yellow]{dropped} (lines {shown}{more})")
     console.print(f"training tokens: {report.trainable_tokens:,} trainable x {_fmt(report.epochs)} epochs = [bold]{_fmt(report.training_tokens)}[/bold]; tokens processed {_fmt(report.tokens_seen)}")
     if report.rejected:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(report.reject_codes.items()))
         console.print(f"rejected by reason: {codes}; see {rejects}")
+    if report.buckets is not None:
+        b = report.buckets
+        per = ", ".join(f"{n:,} <= {edge}" for n, edge in zip(b["rows"], b["buckets"]))
+        over = f", {b['over_largest']:,} longer (own shapes)" if b["over_largest"] else ""
+        console.print(f"shape buckets: {per}{over}; padding {b['padding_tokens']:,} tokens ({b['padding_share']:.1%} of padded tokens); {b['distinct_shapes']} distinct shapes per epoch (unbucketed: {b['dynamic_shapes']})", markup=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]")
     if plot:

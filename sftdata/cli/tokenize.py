@@ -20,7 +20,7 @@ from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 @click.option("--tokenizer", default="qwen2.5", show_default=True, help=TOKENIZER_HELP)
 @click.option("--template", default="qwen", show_default=True, help=TEMPLATE_HELP)
 @click.option("--cutoff-len", type=click.IntRange(min=1), default=None, help="The trainer's cutoff_len (TRL: max_length); default: no cut.")
-@click.option("--train-on", type=click.Choice(["all", "last"]), default="all", show_default=True, help="Train on all assistant turns or the last one only.")
+@click.option("--train-on", type=click.Choice(["all", "last", "everything"]), default=None, help="Train on all assistant turns, the last one, or every token (default: the trainer's own default; TRL's is every token).")
 @click.option("--packing", is_flag=True, help="Pack rows (LLaMA-Factory: written packed; TRL/sftdata pack at load time: report only).")
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--media-root", type=click.Path(file_okay=False), default=None, help="Where relative media paths point (LLaMA-Factory's media_dir; default: each input's folder).")
@@ -28,7 +28,7 @@ from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: 2 for inputs over 4 MB, else 1).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Write rows that do not decode or are left out here (JSONL with reasons) instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str, packing: bool,
+def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str | None, packing: bool,
                  from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
     """Tokenize INPUTS once into OUTPUT, in the layout --trainer loads directly.
 

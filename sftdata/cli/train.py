@@ -18,19 +18,32 @@ _KEYS = ", ".join(TrainConfig.model_fields)
 @click.argument("config", type=click.Path())
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
-def train_cmd(config: str, overrides: tuple[str, ...], as_json: bool) -> None:
-    """Fine-tune a local model on a dataset (full or LoRA) on CUDA, Ascend NPU or CPU.
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True, help="Train on this many devices of this machine (runs torchrun; gloo on CPU, nccl on CUDA, hccl on Ascend).")
+def train_cmd(config: str, overrides: tuple[str, ...], as_json: bool, nproc: int) -> None:
+    """Fine-tune a local model (full or LoRA) with stage sft, dpo or kto on CUDA, Ascend NPU or CPU.
 
     CONFIG is a YAML file with LLaMA-Factory key names; any key given as --key value
     overrides it, e.g. `sftdata train lora.yaml --learning_rate 1e-4 --max_steps 50`.
-    `--resume` continues from the latest checkpoint in output_dir.
+    `--resume` continues from the latest checkpoint in output_dir. `--nproc N` (or
+    `torchrun --nproc_per_node N -m sftdata train CONFIG`) trains on N devices.
     """
+    if nproc > 1:
+        import subprocess
+
+        from ..train.dist import launch_command
+
+        args = [*overrides, "--json"] if as_json else list(overrides)
+        raise SystemExit(subprocess.call(launch_command(nproc, config, args)))
     from ..train import train
 
     def echo(msg: str) -> None:
         click.echo(msg, err=True)
 
     metrics = train(config, list(overrides), echo=echo)
+    from ..train.dist import from_env
+
+    if not from_env().is_main:
+        return
     if as_json:
         click.echo(orjson.dumps(metrics, option=orjson.OPT_INDENT_2).decode())
         return

@@ -80,7 +80,10 @@ def _convert_range(span: tuple[int, int]) -> ChunkResult:
     out: list[bytes] = []
     losses, kinds, columns = result.losses, result.kinds, result.columns
     try:
-        for lineno, row in range_rows(data):
+        for lineno, row in range_rows(data, tolerant=keep):
+            if type(row) is BadLine:
+                result.rejects.append((lineno, row.text, (Issue(row.code, row.message),)))
+                continue
             if fast is not None and (encoded := fast(row)) is not None:
                 if wire is not None:
                     encoded = wire(encoded)
@@ -186,6 +189,10 @@ def convert_jsonl_parallel(
             counts.columns |= result.columns
             base += result.lines
             advance(result.size)
+    from ..io.safety import active_budget
+
+    if (budget := active_budget()) is not None:  # --max-rejects FRACTION: what was read here
+        budget.note_read(path, counts.read)
     return counts
 
 

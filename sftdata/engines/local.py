@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..io import remote
+from ..io.files import read_span as _read_span
 from ..io.files import spans
 
 T = TypeVar("T")
@@ -35,18 +36,68 @@ def cpu_count() -> int:
 
 
 def read_span(path: str | os.PathLike[str], span: Span) -> bytes:
-    """The bytes of one range, read by the worker itself (from a URI on the Ray engine)."""
-    start, end = span
+    """The bytes of one range, read by the worker itself (bounded: see
+    :func:`sftdata.io.files.read_span`); from a URI on the Ray engine."""
     if remote.is_uri(path):
-        return remote.read_range(str(path), start, end)
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        return fh.read(end - start)
+        return remote.read_span(str(path), span)
+    return _read_span(path, span)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the process that started it dies (killed with
+    SIGKILL, it cannot terminate its pool): Linux's parent-death signal, and a watcher
+    thread elsewhere."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, signal.SIGTERM) == 0  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(0)
+    if armed:
+        # No watcher thread: a second thread could receive the pool's SIGTERM while the
+        # main thread waits on the task queue's lock, and never wake it (a hung pool).
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="sftdata-orphan-watch").start()
+
+
+def _worker_init(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    import signal
+
+    # The default action: the kernel ends the worker at once, whichever thread the signal
+    # lands on, with no traceback. (A Python-level handler runs only in the main thread,
+    # so a worker blocked in a lock while another thread took the signal never exits and
+    # ``Pool.terminate`` waits for it forever.) The parent may have installed its own
+    # handler, which a forked worker inherits: reset it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def line_count(data: bytes) -> int:
     """Lines in a range: its newlines, plus one for a last line without one."""
     return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def worker_pool(workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (), method: str = "fork") -> Any:
+    """A ``multiprocessing`` pool whose workers exit quietly when this process dies."""
+    return mp.get_context(method).Pool(workers, initializer=_worker_init, initargs=(os.getpid(), initializer, initargs))
 
 
 @contextmanager
@@ -73,7 +124,7 @@ def ordered_ranges(
     ``Pool.terminate``). The pool is terminated on exit, also on an error or Ctrl-C.
     """
     method = "fork" if fork and "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    with worker_pool(workers, initializer, initargs, method) as pool:
         try:
             yield _in_order(pool, work, spans(path, chunk), 2 * workers)
         finally:

@@ -11,17 +11,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
-from . import files, remote
-from .files import Position, Row, atomic_path, register_reader, register_writer, suffix_of
 from ..record import Source
+from . import files, remote
+from .files import Position, Row, register_reader, register_writer, suffix_of
+from .lines import BadSink
+from .safety import atomic_path
 
 
-def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
+def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None, bad: BadSink | None = None) -> Iterator[tuple[Row, Source]]:
     """Rows of any supported file or URI, each with its provenance (see
     :func:`sftdata.io.files.read_rows`); JSON Lines at a URI are streamed."""
     if remote.is_uri(path):
-        return remote.read_rows(str(path), json_cells=json_cells, position=position)
-    return files.read_rows(path, json_cells=json_cells, position=position)
+        from .safety import active_budget
+
+        b = active_budget()
+        rows = remote.read_rows(str(path), json_cells=json_cells, position=position, bad=bad)
+        return rows if b is None else files._counted(rows, str(path), b)
+    return files.read_rows(path, json_cells=json_cells, position=position, bad=bad)
 
 
 def write_rows(rows: Iterable[Row], path: str | os.PathLike[str]) -> int:

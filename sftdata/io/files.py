@@ -5,16 +5,32 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from ..errors import ReadError, UsageError, WriteError
+from ..errors import InputNotFoundError, ReadError, UsageError, WriteError
 from ..record import Source
-from .compression import open_binary, suffix_of
+from .compression import BOM, open_binary, suffix_of
+from .lines import (
+    _EVERY,
+    TOO_LONG_MARK,
+    BadLine,
+    BadSink,
+    Position,
+    TooLong,
+    bounded_lines,
+    dumps_line,
+    jsonl_rows,
+    max_line_bytes,
+    range_rows,
+    set_max_line_bytes,
+)
+
+__all__ = ["BadLine", "BadSink", "Position", "jsonl_rows", "max_line_bytes", "range_rows", "read_rows", "read_span", "set_max_line_bytes", "spans", "write_rows"]
+from .safety import atomic_path
 
 Row = dict[str, Any]
 # ``reader(path, json_cells=True)``: ``json_cells`` matters only to flat tables (see cells.py).
@@ -33,93 +49,69 @@ def register_writer(suffix: str, writer: RowWriter) -> None:
     _WRITERS[suffix] = writer
 
 
-#: ``position(n)``: ``n`` bytes of the file (uncompressed) have been read so far.
-Position = Callable[[int], None]
-_EVERY = 1024  # lines (or records) between two position reports
-
-
-def _metered(lines: Iterable[bytes], position: Position) -> Iterator[bytes]:
-    done = 0
-    for i, line in enumerate(lines, 1):
-        done += len(line)
-        if not i % _EVERY:
-            position(done)
-        yield line
-    position(done)
-
-
-_JSON_REMEDY = "Fix or delete that line; `sftdata validate --rejects FILE` sets every unreadable line aside."
-_OBJECT_REMEDY = 'Wrap the value in an object, e.g. {"text": ...}.'
-
-
-class BadLine(Exception):
-    """The first unreadable line of a JSONL byte range (``line`` counts from 1 in the range;
-    the caller, which knows where the range starts, turns it into a :class:`ReadError`)."""
-
-    def __init__(self, line: int, code: str, message: str, remedy: str) -> None:
-        super().__init__(message)
-        self.line, self.code, self.message, self.remedy = line, code, message, remedy
-
-    def __reduce__(self) -> tuple[Any, ...]:  # picklable: worker processes send it back
-        return (BadLine, (self.line, self.code, self.message, self.remedy))
-
-
-def range_rows(data: bytes) -> Iterator[tuple[int, Row]]:
-    """``(line, row)`` for each non-blank line of a JSONL byte range, as the parallel
-    workers of convert, stats and dedup read their ranges; raises :class:`BadLine` at the
-    first line that is not a JSON object, with the messages :func:`read_rows` gives.
-
-    >>> list(range_rows(b'{"a": 1}\\n\\n{"b": 2}\\n'))
-    [(1, {'a': 1}), (3, {'b': 2})]
-    """
-    loads = orjson.loads
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise BadLine(lineno, "invalid-json", f"line is not valid JSON ({exc}).", _JSON_REMEDY) from None
-        if not isinstance(row, dict):
-            raise BadLine(lineno, "wrong-type", f"each line must be a JSON object, got {type(row).__name__}.", _OBJECT_REMEDY)
-        yield lineno, row
-
-
 SPAN_BYTES = 4 << 20
 
 
 def spans(path: Path, chunk: int | None = None) -> Iterator[tuple[int, int]]:
-    """Byte ranges of about ``chunk`` bytes, each ending just after a newline (or at EOF)."""
+    """Byte ranges of about ``chunk`` bytes, each ending just after a newline (or at EOF).
+    The newline is searched a megabyte at a time, so one huge line costs no memory."""
     chunk = chunk or SPAN_BYTES
     size = path.stat().st_size
     with open(path, "rb") as fh:
         start = 0
         while start < size:
-            fh.seek(min(start + chunk, size))
-            fh.readline()
-            end = min(fh.tell(), size)
-            yield start, end
-            start = end
+            end = min(start + chunk, size)
+            fh.seek(end)
+            while end < size:
+                block = fh.read(1 << 20)
+                cut = block.find(b"\n")
+                if cut >= 0:
+                    end += cut + 1
+                    break
+                end += len(block)
+            yield start, min(end, size)
+            start = min(end, size)
 
 
-def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None, opener: Callable[..., IO[bytes]] = open_binary) -> Iterator[tuple[Row, Source]]:
-    name = str(path)
-    loads = orjson.loads
-    with opener(path, compression) as fh:
-        # the meter is a generator layer: only when someone watches (a terminal)
-        for lineno, line in enumerate(fh if position is None else _metered(fh, position), 1):
-            if not line.strip():
-                continue
-            try:
-                row = loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ReadError(f"line is not valid JSON ({exc}).", path=name, line=lineno, code="invalid-json", remedy=_JSON_REMEDY) from None
-            if not isinstance(row, dict):
-                raise ReadError(f"each line must be a JSON object, got {type(row).__name__}.", path=name, line=lineno, code="wrong-type", remedy=_OBJECT_REMEDY)
-            yield row, Source(name, lineno, "line")
+def read_span(path: str | os.PathLike[str], span: tuple[int, int], opener: Callable[[], IO[bytes]] | None = None) -> bytes:
+    """The bytes of one range, read by a worker itself. A UTF-8 byte-order mark at the
+    start of the file is dropped; a range holding a line above the line cap (see
+    :func:`max_line_bytes`) is read a line at a time and that line replaced by a marker
+    that :func:`range_rows` reports as ``too-long`` (memory stays bounded). ``opener``
+    opens the file some other way (:func:`sftdata.io.remote.read_span`: a URI)."""
+    start, end = span
+    limit = max_line_bytes()
+    with opener() if opener is not None else open(path, "rb") as fh:
+        fh.seek(start)
+        if end - start <= limit:
+            data = fh.read(end - start)
+        else:
+            parts: list[bytes] = []
+            for line in bounded_lines(_Window(fh, end - start), limit):
+                parts.append(TOO_LONG_MARK + str(line.size).encode() if isinstance(line, TooLong) else line)
+            data = b"\n".join(parts) + b"\n"
+    return data[3:] if start == 0 and data.startswith(BOM) else data
 
 
-def load_json_array(path: Path, compression: str | None = None) -> list[Any] | None:
+class _Window:
+    """At most ``n`` more bytes of ``fh``."""
+
+    def __init__(self, fh: IO[bytes], n: int) -> None:
+        self._fh, self._left = fh, n
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._fh.read(size)
+        self._left -= len(data)
+        return data
+
+
+def _read_jsonl(path: Path, compression: str | None = None, position: Position | None = None, bad: BadSink | None = None) -> Iterator[tuple[Row, Source]]:
+    with open_binary(path, compression) as fh:
+        yield from jsonl_rows(fh, str(path), position, bad)
+
+
+def load_json_array(path: Path, compression: str | None = None, data: bytes | None = None) -> list[Any] | None:
     """The elements of a ``.json`` dataset (an array, or one object as a one-element list).
 
     Returns ``None`` when the file is really JSON Lines (common under a ``.json`` name),
@@ -127,8 +119,9 @@ def load_json_array(path: Path, compression: str | None = None) -> list[Any] | N
     of a syntax error otherwise.
     """
     name = str(path)
-    with open_binary(path, compression) as fh:
-        data = fh.read()
+    if data is None:
+        with open_binary(path, compression) as fh:
+            data = fh.read()
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -143,22 +136,37 @@ def load_json_array(path: Path, compression: str | None = None) -> list[Any] | N
     return value
 
 
-#: ``.json`` arrays at least this large (uncompressed; a quarter of it compressed) are
-#: streamed a chunk at a time instead of parsed whole (see :mod:`.jsonarray`).
+#: ``.json`` arrays larger than this (uncompressed) are streamed a chunk at a time
+#: instead of parsed whole (see :mod:`.jsonarray`).
 STREAM_BYTES = 256 << 20
 
 
 def json_elements(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[Any] | None:
     """The elements of a ``.json`` dataset, in order, or ``None`` when it is really JSON
     Lines. Small files are parsed whole (fastest); large arrays are streamed when numpy is
-    installed, so memory stays bounded whatever the file size. Values and errors are the
-    same either way."""
+    installed, so memory stays bounded whatever the file size (a decompression bomb
+    included: at most :data:`STREAM_BYTES` are read before deciding). Values and errors
+    are the same either way."""
     from . import jsonarray
 
     size = path.stat().st_size
-    if size * (4 if compression else 1) >= STREAM_BYTES and jsonarray.available() and jsonarray.starts_array(path, open_binary, compression):
-        return jsonarray.stream_elements(path, compression, position=position)
-    value = load_json_array(path, compression)
+    whole = STREAM_BYTES if jsonarray.available() else max(STREAM_BYTES, max_line_bytes())
+    with open_binary(path, compression) as fh:
+        data = fh.read(whole + 1)
+    if len(data) > whole:
+        head = data[:4096].lstrip()
+        del data
+        if head[:1] == b"[" and jsonarray.available():
+            return jsonarray.stream_elements(path, compression, position=position)
+        if head[:1] == b"{":
+            return None  # JSON Lines under a .json name: read line by line
+        raise ReadError(
+            f"is larger than {whole:,} bytes and not a JSON array that can be streamed.",
+            path=str(path),
+            code="too-long",
+            remedy="Store the records as a JSON array or as JSON Lines (install numpy to stream large arrays).",
+        )
+    value = load_json_array(path, compression, data)
     if value is None:
         return None
     if position is None:
@@ -175,19 +183,23 @@ def _metered_list(value: list[Any], size: int, position: Position) -> Iterator[A
         yield item
 
 
-def _read_json(path: Path, compression: str | None = None, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
+def _read_json(path: Path, compression: str | None = None, position: Position | None = None, bad: BadSink | None = None) -> Iterator[tuple[Row, Source]]:
     name = str(path)
     elements = json_elements(path, compression, position)
     if elements is None:
-        yield from _read_jsonl(path, compression, position)
+        yield from _read_jsonl(path, compression, position, bad)
         return
     for i, row in enumerate(elements, 1):
         if not isinstance(row, dict):
-            raise ReadError(f"record {i} is a {type(row).__name__}, not an object.", path=name, line=i, code="wrong-type", remedy="Every element of the array must be a JSON object.")
+            message, remedy = f"record {i} is a {type(row).__name__}, not an object.", "Every element of the array must be a JSON object."
+            if bad is None:
+                raise ReadError(message, path=name, line=i, code="wrong-type", remedy=remedy)
+            bad(row, Source(name, i, "record"), "wrong-type", message, remedy)
+            continue
         yield row, Source(name, i, "record")
 
 
-def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None) -> Iterator[tuple[Row, Source]]:
+def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position: Position | None = None, bad: BadSink | None = None) -> Iterator[tuple[Row, Source]]:
     """Rows of any supported file, each with its provenance.
 
     ``json_cells=False`` keeps CSV/xlsx cells as written instead of applying the
@@ -195,15 +207,41 @@ def read_rows(path: str | os.PathLike[str], *, json_cells: bool = True, position
     ``position`` (JSON and JSON Lines files only) is called every 1,024 rows and at the
     end with the bytes read so far (uncompressed; for a ``.json`` array, the
     file size times the share of records done), for a progress bar.
+    ``bad`` (see :data:`BadSink`) receives each line that is not a JSON object (invalid
+    JSON, a scalar, a line above the cap) instead of the read stopping at it.
     """
+    from .safety import active_budget
+
+    b = active_budget()
+    rows = _read_rows(path, json_cells, position, bad)
+    return rows if b is None else _counted(rows, str(path), b)
+
+
+def _counted(rows: Iterator[tuple[Row, Source]], path: str, budget: Any) -> Iterator[tuple[Row, Source]]:
+    n = 0
+    for item in rows:
+        n += 1
+        yield item
+    budget.note_read(path, n)
+
+
+def _read_rows(path: str | os.PathLike[str], json_cells: bool, position: Position | None, bad: BadSink | None) -> Iterator[tuple[Row, Source]]:
     p = Path(path)
+    if str(path) == "-":
+        from .stdio import stdin_rows
+
+        return stdin_rows(bad)
     if not p.exists():
-        raise UsageError(f"file not found: {p}", remedy="Check the path.")
+        raise InputNotFoundError(f"file not found: {p}", path=str(p), code="not-found", remedy="Check the path (and the current folder).")
+    from .compression import check_regular
+
+    if not p.is_dir():
+        check_regular(p)
     suffix, compression = suffix_of(p)
     if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(p, compression, position)
+        return _read_jsonl(p, compression, position, bad)
     if suffix == ".json":
-        return _read_json(p, compression, position)
+        return _read_json(p, compression, position, bad)
     _load_optional_io()
     reader = _READERS.get(suffix)
     if reader is None:
@@ -221,11 +259,14 @@ def _load_optional_io() -> None:
 
 
 def _write_jsonl(rows: Iterable[Row], fh: IO[bytes]) -> int:
-    dumps = orjson.dumps
+    dumps, nl, line = orjson.dumps, orjson.OPT_APPEND_NEWLINE, dumps_line
     n = 0
     buf: list[bytes] = []
     for row in rows:
-        buf.append(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        try:
+            buf.append(dumps(row, option=nl))
+        except TypeError:  # an integer beyond 64 bits: written exactly
+            buf.append(line(row))
         n += 1
         if len(buf) >= 4096:
             fh.write(b"".join(buf))
@@ -240,35 +281,19 @@ def _write_json(rows: Iterable[Row], fh: IO[bytes]) -> int:
     fh.write(b"[")
     for row in rows:
         fh.write(b"\n" if n == 0 else b",\n")
-        fh.write(orjson.dumps(row))
+        fh.write(dumps_line(row)[:-1])
         n += 1
     fh.write(b"\n]\n")
     return n
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it over ``path``.
-
-    On any exception (Ctrl-C included) the temporary file is removed and ``path`` is
-    left as it was.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-        raise
-
-
 def write_rows(rows: Iterable[Row], path: str | os.PathLike[str]) -> int:
-    """Write rows to ``path`` by its suffix, atomically. Returns the number written."""
+    """Write rows to ``path`` by its suffix, atomically. Returns the number written.
+    ``-`` writes JSON Lines to standard output (not atomic: see docs/reliability.md)."""
+    if str(path) == "-":
+        from .stdio import write_stdout
+
+        return write_stdout(rows, _write_jsonl)
     suffix, compression = suffix_of(path)
     if suffix in (".jsonl", ".ndjson", ".json"):
         writer: RowWriter = _write_json if suffix == ".json" else _write_jsonl

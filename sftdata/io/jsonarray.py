@@ -94,7 +94,7 @@ def top_level(buf: bytes) -> tuple[list[int], int]:
     return commas.tolist(), end
 
 
-def _unescaped(quotes: "np.ndarray", slashes: "np.ndarray", buf: bytes) -> "np.ndarray":
+def _unescaped(quotes: np.ndarray, slashes: np.ndarray, buf: bytes) -> np.ndarray:
     """Drop the quotes escaped by an odd run of backslashes right before them."""
     np = _np()
     after = quotes[np.isin(quotes - 1, slashes, assume_unique=True)]
@@ -122,10 +122,13 @@ def stream_elements(path: Path, compression: str | None = None, *, chunk: int = 
 
     Raises :class:`ReadError` with the file line of the first syntax error.
     """
+    from .lines import max_line_bytes
+
     name = str(path)
+    limit = max_line_bytes()
     with open_binary(path, compression) as fh:
         buf = fh.read(chunk)
-        while buf and not buf.strip():  # leading blank lines longer than a chunk
+        while buf and not buf.strip() and len(buf) <= limit:  # leading blank lines longer than a chunk
             more = fh.read(chunk)
             if not more:
                 break
@@ -148,6 +151,10 @@ def stream_elements(path: Path, compression: str | None = None, *, chunk: int = 
             if stop < 0:
                 if eof:
                     _fail(name, line + buf.count(b"\n"), "the file ends inside the array")
+                if len(buf) > limit:
+                    from .lines import TOO_LONG_REMEDY
+
+                    raise ReadError(f"an element of the array is longer than the {limit:,}-byte limit; it was not parsed.", path=name, line=line, code="too-long", remedy=TOO_LONG_REMEDY)
                 more = fh.read(max(chunk, len(buf)))  # an element longer than a chunk: grow
                 eof = not more
                 buf += more

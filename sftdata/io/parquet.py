@@ -83,7 +83,14 @@ def read_parquet(path: Path, json_cells: bool = True) -> Iterator[tuple[Row, Sou
     json_columns = json_columns_of(pf.schema_arrow)
     n = 1
     with pf:
-        for batch in pf.iter_batches(batch_size=4096):
+        batches = pf.iter_batches(batch_size=4096)
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise ReadError(f"a data page near row {n} cannot be read ({exc}).", path=name, line=n, code="invalid-parquet", remedy="The file is damaged: write it again from its source.") from None
+            if batch is None:
+                break
             yield from batch_rows(batch, json_columns, name, n)
             n += batch.num_rows
 

@@ -7,7 +7,10 @@ for preference data) with ``file_name`` relative to the ``dataset_info.json`` fo
 
 The update is atomic and conservative: every other entry keeps its content and its
 place; an existing entry of the same name is updated in place, keeping the keys
-sftdata does not manage (``num_samples``, ``split``, ...).
+sftdata does not manage (``num_samples``, ``split``, ...). The read-modify-write runs
+under a lock (``dataset_info.json.lock``, :mod:`filelock`), so concurrent registrations
+into one file all land. A symlinked ``dataset_info.json`` is edited where it points, and
+``file_name`` is relative to that real file's folder (where LLaMA-Factory looks).
 
 >>> import tempfile, pathlib, json
 >>> from sftdata.formats import get_format
@@ -36,6 +39,7 @@ from . import atomic_path, suffix_of
 
 #: File types LLaMA-Factory loads from ``file_name`` (its FILEEXT2TYPE, minus txt/arrow).
 LOADABLE = (".json", ".jsonl", ".csv", ".parquet")
+LOCK_TIMEOUT = 60
 #: Keys an entry's location and mapping consist of; all are replaced on update.
 MANAGED = ("file_name", "hf_hub_url", "ms_hub_url", "om_hub_url", "script_url", "cloud_file_name", "subset", "folder", "formatting", "ranking", "columns", "tags")
 
@@ -50,8 +54,10 @@ def check_registrable(info_path: str | os.PathLike[str], output: str | os.PathLi
 
 
 def _info_file(info_path: str | os.PathLike[str]) -> Path:
+    """The real ``dataset_info.json`` (a folder's, and through any symlink)."""
     info = Path(info_path)
-    return info / "dataset_info.json" if info.is_dir() else info
+    info = info / "dataset_info.json" if info.is_dir() else info
+    return Path(os.path.realpath(info))
 
 
 def _load(info: Path) -> dict[str, Any]:
@@ -71,14 +77,20 @@ def register_dataset(info_path: str | os.PathLike[str], name: str, data_file: st
     info = _info_file(info_path)
     if not name.strip():
         raise UsageError("--name must not be empty.", remedy="Name the dataset, e.g. --name my_answers.")
-    rel = os.path.relpath(Path(data_file).resolve(), info.resolve().parent).replace(os.sep, "/")
+    from filelock import FileLock, Timeout
+
+    rel = os.path.relpath(Path(data_file).resolve(), info.parent).replace(os.sep, "/")
     entry = fmt.dataset_info_entry(rel, kind, sorted(present))
-    data = _load(info)
-    old = data.get(name)
-    if isinstance(old, dict):
-        kept = {k: v for k, v in old.items() if k not in MANAGED}
-        entry = {**entry, **kept}
-    data[name] = entry  # an existing key keeps its position
-    with atomic_path(info) as tmp:
-        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    try:
+        with FileLock(str(info) + ".lock", timeout=LOCK_TIMEOUT):
+            data = _load(info)
+            old = data.get(name)
+            if isinstance(old, dict):
+                kept = {k: v for k, v in old.items() if k not in MANAGED}
+                entry = {**entry, **kept}
+            data[name] = entry  # an existing key keeps its position
+            with atomic_path(info) as tmp:
+                tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    except Timeout:
+        raise ReadError(f"another process has held {info.name}.lock for {LOCK_TIMEOUT} s; the entry was not written.", path=str(info), code="locked", remedy="Wait for the other run to finish (or delete a stale .lock file) and run again.") from None
     return entry

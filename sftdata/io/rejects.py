@@ -11,7 +11,7 @@ import orjson
 
 from ..errors import Issue, RecordError
 from ..record import Source
-from . import atomic_path
+from .safety import active_budget, atomic_path, budget
 
 
 class RejectSink:
@@ -29,14 +29,14 @@ class RejectSink:
         self._cm: Any = None
         self._fh: IO[bytes] | None = None
 
-    def __enter__(self) -> "RejectSink":
+    def __enter__(self) -> RejectSink:
         if self.path is not None:
             self._cm = atomic_path(self.path)
             tmp = self._cm.__enter__()
             self._fh = open(tmp, "wb")
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._fh is not None:
             self._fh.close()
             self._cm.__exit__(*exc)
@@ -45,6 +45,8 @@ class RejectSink:
         """Record one rejected row; ``detail`` keys (e.g. ``duplicate_of``) are written
         into its JSONL line next to the reasons."""
         self.total += 1
+        if (b := active_budget()) is not None:
+            b.note_reject()
         for issue in error.issues:
             self.counts[issue.code] += 1
         if len(self.first) < 5:
@@ -65,6 +67,13 @@ class RejectSink:
             )
 
 
+    def bad_line(self, text: Any, source: Source, code: str, message: str, remedy: str) -> None:
+        """A line that is not a JSON object (see :data:`sftdata.io.files.BadSink`):
+        set aside with its reason, the line's text as the record."""
+        if (b := active_budget()) is not None:
+            b.unreadable += 1
+        self.add(text, source, RecordError([Issue(code, message)], path=source.path, line=source.line, remedy=remedy))
+
     def reject(self, row: Any, source: Source | None, code: str, message: str, *, field: str | None = None, **detail: Any) -> None:
         """Record a row dropped on purpose (a filter, a duplicate) with one reason code.
 
@@ -77,4 +86,4 @@ class RejectSink:
         self.add(row, source, error, **detail)
 
 
-__all__ = ["RejectSink"]
+__all__ = ["RejectSink", "budget"]

@@ -118,15 +118,23 @@ def _open_text(path: Path) -> IO[str]:
 
 def _csv_reader(path: Path, fh: IO[str]) -> Iterator[list[str]]:
     delimiter = "\t" if suffix_of(path)[0] == ".tsv" else ","
-    return csv.reader(fh, delimiter=delimiter)
+    # strict: a quoted cell still open at the end of the file is an error, not one huge cell
+    return csv.reader(fh, delimiter=delimiter, strict=True)
 
 
 def read_csv(path: Path, json_cells: bool = True) -> Iterator[tuple[Row, Source]]:
     def scan() -> Iterator[tuple[int, Row]]:
+        last = 1  # the row before the one being read
         with _open_text(path) as fh:
             try:
-                yield from _table_rows(path, (tuple(r) for r in _csv_reader(path, fh)))
-            except (csv.Error, UnicodeDecodeError) as exc:
+                for number, row in _table_rows(path, (tuple(r) for r in _csv_reader(path, fh))):
+                    last = number
+                    yield number, row
+            except csv.Error as exc:
+                if "end of data" in str(exc):  # EOF inside a quoted cell
+                    raise ReadError("a quoted cell opens here and its closing quote never comes, so the rest of the file would be one cell.", path=str(path), line=last + 1, code="invalid-csv", remedy='Close the quote (a quote inside a cell is written "").') from None
+                raise ReadError(f"not a readable CSV/TSV file ({exc}).", path=str(path), line=last + 1, code="invalid-csv", remedy="Save it as UTF-8 CSV, or as .xlsx.") from None
+            except UnicodeDecodeError as exc:
                 raise ReadError(f"not a readable CSV/TSV file ({exc}).", path=str(path), code="invalid-csv", remedy="Save it as UTF-8 CSV, or as .xlsx.") from None
 
     return _with_json_cells(path, scan, json_cells)
@@ -138,9 +146,13 @@ def _writer_for(delimiter: str) -> Any:
         with spooled(rows) as (columns, batches):
             text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="", write_through=False)
             out = csv.writer(text, delimiter=delimiter, lineterminator="\n")
+            # csv quotes only the line terminator's characters: a lone \r would end the
+            # record when read back, so a row holding one is written fully quoted
+            quoted = csv.writer(text, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
             out.writerow(columns)
             for row in replay(batches()):
-                out.writerow(["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns])
+                cells = ["" if (v := row.get(c)) is None else _csv_scalar(cell_text(v)) for c in columns]
+                (quoted if any(type(x) is str and "\r" in x for x in cells) else out).writerow(cells)
                 n += 1
             text.flush()
             text.detach()

@@ -45,17 +45,17 @@ _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 
 # One row's result: (line, kind code, total, prompt, trainable, overhead, turns, media,
 # cut, cut_trainable, rejected_total (-1: none), rejected_trainable, label (-1/0/1),
-# images, image_tokens, media_unknown).
+# images, image_tokens, media_unknown, rejected_cut (-1: none), rejected_cut_trainable).
 Row = tuple[int, ...]
 Rejected = tuple[dict[str, Any], Source | None, tuple[Issue, ...]]
 
 # Set in the parent before the pool forks, inherited by the workers.
-_JOB: tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None] | None = None
+_JOB: tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None, str] | None = None
 
 
 def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[Rejected]]:
     assert _JOB is not None
-    fmt, tokenizer, template, train_on, cutoff_len, media = _JOB
+    fmt, tokenizer, template, train_on, cutoff_len, media, trainer = _JOB
     decode = fmt.decode
     out: list[Row] = []
     rejected: list[Rejected] = []
@@ -65,7 +65,7 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
         except RecordError as err:
             rejected.append((row, source, err.issues))
             continue
-        c = count_record(record, tokenizer, template, train_on, cutoff_len, media)
+        c = count_record(record, tokenizer, template, train_on, cutoff_len, media, trainer)  # type: ignore[arg-type]
         out.append(
             (
                 source.line if source else 0, _KIND_CODE[c.kind], c.total, c.prompt, c.trainable, c.overhead, c.turns,
@@ -74,6 +74,8 @@ def _work(chunk: list[tuple[dict[str, Any], Source]]) -> tuple[list[Row], list[R
                 -1 if c.rejected_trainable is None else c.rejected_trainable,
                 -1 if c.label is None else int(c.label),
                 c.images, c.image_tokens, c.media_unknown,
+                -1 if c.rejected_cut is None else c.rejected_cut,
+                -1 if c.rejected_cut_trainable is None else c.rejected_cut_trainable,
             )
         )  # fmt: skip
     return out, rejected
@@ -87,11 +89,15 @@ def _work_range(span: tuple[int, int]) -> tuple[int, list[Row], list[Rejected], 
     assert _JOB is not None and _PATH is not None
     data = read_span(_PATH, span)
     lines = line_count(data)
-    try:
-        chunk = [(row, Source(_PATH, lineno, "line")) for lineno, row in range_rows(data)]
-    except BadLine as bad:
-        return lines, [], [], (bad.message, bad.code, bad.line, bad.remedy, None)
+    chunk, unreadable = [], []
+    for lineno, row in range_rows(data, tolerant=True):
+        if type(row) is BadLine:  # a reject with --rejects, else the error (in file order)
+            unreadable.append((row.text, Source(_PATH, lineno, "line"), (Issue(row.code, row.message),)))
+        else:
+            chunk.append((row, Source(_PATH, lineno, "line")))
     done, rejected = _work(chunk)
+    if unreadable:
+        rejected = sorted(rejected + unreadable, key=lambda r: r[1].line if r[1] else 0)
     return lines, done, rejected, None
 
 
@@ -115,7 +121,7 @@ class Columns:
     """Per-record counts as compact integer arrays (8 bytes per value)."""
 
     def __init__(self) -> None:
-        self.data: dict[str, array[int]] = {name: array("q") for name in ("line", "kind", *FIELDS, "cut", "cut_trainable", "rejected_total", "rejected_trainable", "label", "images", "image_tokens", "media_unknown")}
+        self.data: dict[str, array[int]] = {name: array("q") for name in ("line", "kind", *FIELDS, "cut", "cut_trainable", "rejected_total", "rejected_trainable", "label", "images", "image_tokens", "media_unknown", "rejected_cut", "rejected_cut_trainable")}
         self._order = list(self.data.values())
 
     def extend(self, rows: list[Row]) -> None:
@@ -139,10 +145,11 @@ def _init_job(path: str, fmt: Format, config: StatsConfig) -> None:
     _JOB, _PATH = _job(fmt, config), path
 
 
-def _job(fmt: Format, config: StatsConfig) -> tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None]:
+def _job(fmt: Format, config: StatsConfig) -> tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None, str]:
+    """What :func:`_work` needs (``_JOB``): the same in the parent, a forked worker and a Ray actor."""
     tokenizer = get_tokenizer(config.tokenizer)
     template = get_template(config.template, tokenizer=tokenizer)
-    return fmt, tokenizer, template, config.train_on, config.cutoff_len, media_tokens(tokenizer, template, config.media)
+    return fmt, tokenizer, template, config.train_on, config.cutoff_len, media_tokens(tokenizer, template, config.media), config.trainer
 
 
 def _parallel_ranges(path: Path | str, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None], engine: Engine = LOCAL, job: tuple[Format, StatsConfig] | None = None) -> None:
@@ -191,7 +198,8 @@ def token_stats(
     Args:
         path: a dataset file in any readable format.
         config: a :class:`StatsConfig`; keyword ``options`` build one when it is None
-            (``tokenizer=``, ``template=``, ``train_on=``, ``cutoff_len=``, ``epochs=``, ``format=``).
+            (``tokenizer=``, ``template=``, ``train_on=``, ``cutoff_len=``, ``epochs=``, ``format=``,
+            ``trainer=``).
         workers: processes; default two for files over 4 MB, else one.
         rejects: a :class:`~sftdata.api.RejectSink` for rows that do not decode;
             without one, the first such row raises.
@@ -206,19 +214,21 @@ def token_stats(
     if on_ray:
         require_ranges(path)
     p: Any = str(path) if is_uri(path) else Path(path)
-    if config.format == "auto":
+    if isinstance(config.format, Format):  # a dataset_info.json entry's codec
+        fmt = config.format
+    elif config.format == "auto":
         from ..detect import detect
 
-        fmt = get_format(detect(p).format)
+        fmt = get_format(detect(p, majority=rejects is not None).format)
     else:
         fmt = get_format(config.format)
-    _, tokenizer, template, _, _, media = job = _job(fmt, config)
+    _, tokenizer, template, _, _, media, _ = job = _job(fmt, config)
     workers = workers or (1 if on_ray else default_workers(p))
     columns = Columns()
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
     _JOB = job
-    rows = read_rows(p)
+    rows = read_rows(p, bad=rejects.bad_line if rejects is not None else None)
 
     def absorb(result: tuple[list[Row], list[Rejected]]) -> None:
         done, bad = result
@@ -245,10 +255,10 @@ def token_stats(
             _PATH = str(p)
             _parallel_ranges(p, workers, absorb)
         else:
-            import multiprocessing as mp
+            from ..engines.local import worker_pool
 
             gate, stop = threading.Semaphore(workers * 2), threading.Event()
-            with mp.get_context("fork").Pool(workers) as pool:
+            with worker_pool(workers) as pool:
                 try:
                     for result in pool.imap(_work, _chunks(rows, CHUNK, gate, stop)):
                         gate.release()

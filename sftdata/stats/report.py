@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import UsageError
 from ..media.tokens import MediaOptions
 from ..templates import TRAIN_ON, TrainOn
+from ..templates.trainers import get_trainer, resolve_train_on
 
 FIELDS = ("total", "prompt", "trainable", "overhead", "turns", "media")
 MAX_LISTED_LINES = 1000
@@ -19,21 +20,29 @@ MAX_LISTED_LINES = 1000
 @dataclass(frozen=True)
 class StatsConfig:
     """What to measure: tokenizer and template names, ``train_on``, ``cutoff_len``, epochs,
-    and how images count (:class:`~sftdata.media.tokens.MediaOptions`; by default the
+    how images count (:class:`~sftdata.media.tokens.MediaOptions`; by default the
     template's media model expands them, and unreadable images are counted as placeholders
-    and reported)."""
+    and reported), and whose labels and cut rule to count with: ``trainer`` is
+    ``sftdata`` (default), ``llamafactory`` or ``trl`` (see
+    :mod:`sftdata.templates.trainers`). ``train_on=None`` is the trainer's default;
+    ``cutoff_len=None`` cuts nothing."""
 
     tokenizer: str = "qwen2.5"
     template: str = "qwen"
-    train_on: TrainOn = "all"
+    train_on: TrainOn | None = None
     cutoff_len: int | None = None
     epochs: float = 1.0
     format: str = "auto"
     media: MediaOptions = MediaOptions()
+    trainer: str = "sftdata"
+    buckets: tuple[int, ...] = ()  # shape buckets to price (stats/buckets.py)
 
     def __post_init__(self) -> None:
-        if self.train_on not in TRAIN_ON:
+        if self.train_on is not None and self.train_on not in TRAIN_ON:
             raise UsageError(f"train_on must be one of {', '.join(TRAIN_ON)}, not '{self.train_on}'.", field="--train-on")
+        convention = get_trainer(self.trainer)
+        object.__setattr__(self, "trainer", convention.name)
+        object.__setattr__(self, "train_on", resolve_train_on(convention, self.train_on))
         if self.cutoff_len is not None and self.cutoff_len <= 0:
             raise UsageError("cutoff_len must be a positive number of tokens.", field="--cutoff-len")
         if self.epochs <= 0:
@@ -104,9 +113,13 @@ class StatsReport:
 
     ``fields`` summarises total/prompt/trainable/overhead/turns/media per record (for
     preference records, the ``prompt + chosen`` side). ``over_cutoff`` rows are longer
-    than ``cutoff_len``; ``cut_trainable`` trainable tokens would be cut;
+    than ``cutoff_len`` (a preference row when either side is); ``cut_tokens`` and
+    ``cut_trainable`` are what the cut removes (both sides of a preference row);
     ``zero_trainable_lines`` lists (up to 1000) rows left with nothing to train on after
-    the cutoff. ``training_tokens`` = trainable tokens kept x epochs.
+    the cutoff (a preference row when either side is: DPO needs both). Counts follow
+    ``trainer``'s labels and cut rule. ``trainable_tokens`` is every trained token kept,
+    the count of labels != -100 in the trainer's processed dataset (chosen and rejected
+    labels of a preference row); ``training_tokens`` = trainable tokens kept x epochs.
 
     ``media_model`` names the model that expanded the images (``None``: no images, or
     every one counted as its template placeholder). ``images`` and ``image_tokens`` total the images and the
@@ -148,6 +161,8 @@ class StatsReport:
     seconds: float = 0.0
     tokens: int = 0
     warnings: list[str] = field(default_factory=list)
+    trainer: str = "sftdata"
+    buckets: dict[str, Any] | None = None
 
     @property
     def image_share(self) -> float:
@@ -170,11 +185,15 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
     """Summaries and cutoff effects from the per-record columns."""
     n = len(cols["line"])
     total, trainable, cut, cut_tr = cols["total"], cols["trainable"], cols["cut"], cols["cut_trainable"]
-    zero = [cols["line"][i] for i in range(n) if trainable[i] - cut_tr[i] <= 0]
-    kept_trainable = sum(trainable) - sum(cut_tr)
-    seen = sum(total) - sum(cut)
+    r_total, r_trainable, r_cut, r_cut_tr = cols["rejected_total"], cols["rejected_trainable"], cols["rejected_cut"], cols["rejected_cut_trainable"]
+    # a preference row (rejected_total >= 0) trains nothing when either side keeps nothing
+    zero = [cols["line"][i] for i in range(n) if trainable[i] - cut_tr[i] <= 0 or (r_total[i] >= 0 and r_trainable[i] - r_cut_tr[i] <= 0)]
+    pref_rows = [i for i in range(n) if r_total[i] >= 0]
+    cut_tokens = sum(cut) + sum(r_cut[i] for i in pref_rows)
+    cut_trainable = sum(cut_tr) + sum(r_cut_tr[i] for i in pref_rows)
+    kept_trainable = sum(trainable) + sum(r_trainable[i] for i in pref_rows) - cut_trainable
+    seen = sum(total) - sum(cut) + sum(r_total[i] - r_cut[i] for i in pref_rows)
     preference = None
-    pref_rows = [i for i in range(n) if cols["rejected_total"][i] >= 0]
     if pref_rows:
         chosen = [trainable[i] for i in pref_rows]
         rejected = [cols["rejected_trainable"][i] for i in pref_rows]
@@ -185,7 +204,6 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
             "chosen/rejected": asdict(Summary.of([round(x, 3) for x in ratio])),
             "rejected_total": asdict(Summary.of([cols["rejected_total"][i] for i in pref_rows])),
         }
-        seen += sum(min(cols["rejected_total"][i], config.cutoff_len or 1 << 62) for i in pref_rows)
     labels = Counter(v for v in cols["label"] if v >= 0)
     kto = {"desirable": labels[1], "undesirable": labels[0]} if labels else None
     fields = {name: Summary.of(cols[name]) for name in ("total", "prompt", "trainable", "overhead", "turns", "media")}
@@ -206,9 +224,10 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         kinds=dict(kinds),
         fields=fields,
         histogram=histogram(total, config.cutoff_len),
-        over_cutoff=sum(1 for x in cut if x > 0),
-        cut_tokens=sum(cut),
-        cut_trainable=sum(cut_tr),
+        over_cutoff=sum(1 for i in range(n) if cut[i] > 0 or r_cut[i] > 0),
+        cut_tokens=cut_tokens,
+        cut_trainable=cut_trainable,
+        buckets=_buckets(total, cut, config.buckets),
         zero_trainable=len(zero),
         zero_trainable_lines=zero[:MAX_LISTED_LINES],
         trainable_tokens=kept_trainable,
@@ -225,4 +244,13 @@ def build_report(path: str, config: "StatsConfig", fmt: str, tokenizer: str, tem
         seconds=seconds,
         tokens=sum(total) + sum(x for x in cols["rejected_total"] if x > 0),
         warnings=warnings or [],
+        trainer=config.trainer,
     )
+
+
+def _buckets(total: Any, cut: Any, buckets: tuple[int, ...]) -> dict[str, Any] | None:
+    if not buckets:
+        return None
+    from .buckets import bucket_report
+
+    return bucket_report((t - c for t, c in zip(total, cut)), buckets)

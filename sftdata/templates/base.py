@@ -134,7 +134,13 @@ HERMES = ToolStyle(
     'within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>',
 )
 
-Seg = tuple[str, Role, bool, bool]  # text, role, trainable, template-owned
+Slot = Literal["", "head", "answer", "after"]
+#: text, role, trainable, template-owned, slot, message index. ``slot`` places a piece in
+#: an assistant turn: its header (``head``), what the model writes (``answer``: content,
+#: tool calls and the end-of-turn token) or the separator after it (``after``); ``""``
+#: elsewhere. ``message`` indexes the conversation (``-1``: template text of no message,
+#: such as a default system prompt), so trainer conventions can tell prompt from answer.
+Seg = tuple[str, Role, bool, bool, Slot, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +193,18 @@ class ChatTemplate:
         return _assemble(self.segments(record_or_messages, train_on, tools, branch))
 
     def segments(self, record_or_messages: Conversation, train_on: TrainOn = "all", tools: Sequence[ToolSpec] | None = None, branch: Literal["chosen", "rejected"] = "chosen") -> list[Seg]:
-        """The rendered pieces ``(text, role, trainable, template-owned)`` in order:
-        what :meth:`render` joins, and what token counting walks without building spans."""
+        """The rendered pieces (:data:`Seg`: text, role, trainable, template-owned, slot,
+        message index) in order: what :meth:`render` joins, and what token counting walks
+        without building spans."""
         messages, specs = _unpack(record_or_messages, branch)
         if tools is not None:
             specs = tuple(tools)
         segs: list[Seg] = []
         if self.bos:
-            segs.append((self.bos, "system", False, True))
+            segs.append((self.bos, "system", False, True, "", -1))
         rest = list(messages)
         system_segs = self._system(rest, specs)
+        base = len(messages) - len(rest)  # 1 when a system message was taken out
         if system_segs and self.system_mode == "turn":
             segs.extend(system_segs)
             system_segs = []
@@ -208,20 +216,20 @@ class ChatTemplate:
                 j = i
                 while j < len(rest) and rest[j].role == "tool":
                     j += 1
-                self._tool_results(segs, rest[i:j])
+                self._tool_results(segs, rest[i:j], base + i)
                 i = j
                 continue
             if m.role == "assistant":
                 trained = m.train if m.train is not None else (train_on != "last" or i == last)
-                self._assistant(segs, m, trained)
+                self._assistant(segs, m, trained, base + i)
             else:
-                self._plain_turn(segs, m, system_segs)
+                self._plain_turn(segs, m, system_segs, base + i)
                 system_segs = []
             i += 1
         if system_segs:  # a system prompt with no user turn to sit in
             segs.extend(system_segs)
         if train_on == "everything":
-            segs = [(text, role, True, own) for text, role, _, own in segs]
+            segs = [(text, role, True, own, slot, at) for text, role, _, own, slot, at in segs]
         return segs
 
     def _content(self, m: Message) -> str:
@@ -243,6 +251,7 @@ class ChatTemplate:
     def _system(self, rest: list[Message], specs: Sequence[ToolSpec]) -> list[Seg]:
         turn = self.roles["system"]
         own = rest.pop(0) if rest and rest[0].role == "system" else None
+        at = 0 if own is not None else -1
         segs: list[Seg] = []
         if own is not None:
             text, from_template = self._content(own), False
@@ -252,62 +261,64 @@ class ChatTemplate:
                 text = self.input_system
         if text is None and not specs:
             return segs
-        segs.append((turn.prefix, "system", False, True))
+        segs.append((turn.prefix, "system", False, True, "", at))
         if text:
-            segs.append((text, "system", own is not None and own.train is True, from_template))
+            segs.append((text, "system", own is not None and own.train is True, from_template, "", at))
         if specs:
             t = self.tools
-            segs.append((t.preamble, "system", False, True))
-            segs.append((t.spec_sep.join(t.spec_json(s) for s in specs), "system", False, False))
-            segs.append((t.postamble, "system", False, True))
-        segs.append((turn.suffix, "system", False, True))
+            segs.append((t.preamble, "system", False, True, "", at))
+            segs.append((t.spec_sep.join(t.spec_json(s) for s in specs), "system", False, False, "", at))
+            segs.append((t.postamble, "system", False, True, "", at))
+        segs.append((turn.suffix, "system", False, True, "", at))
         return segs
 
-    def _plain_turn(self, segs: list[Seg], m: Message, system_segs: list[Seg]) -> None:
+    def _plain_turn(self, segs: list[Seg], m: Message, system_segs: list[Seg], at: int) -> None:
         turn = self.roles[m.role]
-        segs.append((turn.prefix, m.role, False, True))
+        role = m.role
+        segs.append((turn.prefix, role, False, True, "", at))
         segs.extend(system_segs)
         trained = m.train is True
-        split = m.split_input() if self.input_turn is not None and m.role == "user" else None
+        split = m.split_input() if self.input_turn is not None and role == "user" else None
         if split is not None and self.input_turn is not None:
             # alpaca's "### Input:" section replaces the "\n" that joined instruction and input
             instruction, query = (self._parts_text(half) for half in split)
-            segs.append((instruction, m.role, trained, False))
-            segs.append((self.input_turn.prefix, m.role, False, True))
-            segs.append((query, m.role, trained, False))
-            segs.append((self.input_turn.suffix, m.role, False, True))
+            segs.append((instruction, role, trained, False, "", at))
+            segs.append((self.input_turn.prefix, role, False, True, "", at))
+            segs.append((query, role, trained, False, "", at))
+            segs.append((self.input_turn.suffix, role, False, True, "", at))
         else:
-            segs.append((self._content(m), m.role, trained, False))
-        segs.append((turn.suffix, m.role, False, True))
-        segs.append((turn.after, m.role, False, True))
+            segs.append((self._content(m), role, trained, False, "", at))
+        segs.append((turn.suffix, role, False, True, "", at))
+        segs.append((turn.after, role, False, True, "", at))
 
-    def _assistant(self, segs: list[Seg], m: Message, trained: bool) -> None:
+    def _assistant(self, segs: list[Seg], m: Message, trained: bool, at: int) -> None:
         turn, t = self.roles["assistant"], self.tools
-        segs.append((turn.prefix, "assistant", False, True))
+        segs.append((turn.prefix, "assistant", False, True, "head", at))
         content = self._content(m)
         if content:
-            segs.append((content, "assistant", trained, False))
+            segs.append((content, "assistant", trained, False, "answer", at))
         for k, call in enumerate(m.tool_calls):
             sep = t.content_sep if k == 0 else t.call_sep
             if k or content:
-                segs.append((sep, "assistant", trained, True))
-            segs.append((t.call_prefix, "assistant", trained, True))
-            segs.append((t.call_json(call), "assistant", trained, False))
-            segs.append((t.call_suffix, "assistant", trained, True))
-        segs.append((turn.suffix, "assistant", trained, True))
-        segs.append((turn.after, "assistant", False, True))
+                segs.append((sep, "assistant", trained, True, "answer", at))
+            segs.append((t.call_prefix, "assistant", trained, True, "answer", at))
+            segs.append((t.call_json(call), "assistant", trained, False, "answer", at))
+            segs.append((t.call_suffix, "assistant", trained, True, "answer", at))
+        segs.append((turn.suffix, "assistant", trained, True, "answer", at))
+        segs.append((turn.after, "assistant", False, True, "after", at))
 
-    def _tool_results(self, segs: list[Seg], results: list[Message]) -> None:
+    def _tool_results(self, segs: list[Seg], results: list[Message], at: int) -> None:
         group, item = self.tools.result_group, self.tools.result_item
         if not (group.prefix or group.suffix):
             group = self.roles.get("tool", self.roles["user"])
-        segs.append((group.prefix, "tool", False, True))
-        for m in results:
-            segs.append((item.prefix, "tool", False, True))
-            segs.append((self._content(m), "tool", m.train is True, False))
-            segs.append((item.suffix, "tool", False, True))
-        segs.append((group.suffix, "tool", False, True))
-        segs.append((group.after, "tool", False, True))
+        segs.append((group.prefix, "tool", False, True, "", at))
+        for k, m in enumerate(results):
+            segs.append((item.prefix, "tool", False, True, "", at + k))
+            segs.append((self._content(m), "tool", m.train is True, False, "", at + k))
+            segs.append((item.suffix, "tool", False, True, "", at + k))
+        last = at + len(results) - 1
+        segs.append((group.suffix, "tool", False, True, "", last))
+        segs.append((group.after, "tool", False, True, "", last))
 
 
 def _unpack(obj: Conversation, branch: Literal["chosen", "rejected"]) -> tuple[tuple[Message, ...], tuple[ToolSpec, ...]]:
@@ -327,7 +338,7 @@ def _assemble(segs: list[Seg]) -> Rendered:
     text_parts: list[str] = []
     spans: list[Span] = []
     pos = 0
-    for text, role, trainable, own in segs:
+    for text, role, trainable, own, _, _ in segs:
         if not text:
             continue
         end = pos + len(text)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import UsageError
+from ..errors import DataError, UsageError
 from ..formats._common import tool_spec_dict
 from ..record import Message, Role, ToolSpec
 from ..tokenizers import Tokenizer
@@ -41,9 +41,9 @@ def message_dict(m: Message) -> dict[str, Any]:
 def _environment() -> Any:
     try:
         from jinja2 import nodes
-        from jinja2.exceptions import TemplateError
         from jinja2.ext import Extension, loopcontrols
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        from .sandbox import LimitedEnvironment, TemplateRaised
     except ImportError:
         from ..errors import missing
 
@@ -59,15 +59,15 @@ def _environment() -> Any:
             body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
             return nodes.Scope(body)
 
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
+    def raise_exception(message: Any) -> None:
+        raise TemplateRaised(str(message)[:2000])
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, Generation])
-    env.filters["tojson"] = lambda x, indent=None, ensure_ascii=False, separators=None, sort_keys=False: json.dumps(
+    env = LimitedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, Generation])
+    env.add_filter("tojson", lambda x, indent=None, ensure_ascii=False, separators=None, sort_keys=False: json.dumps(
         x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
-    )
+    ))
     env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: __import__("datetime").datetime.now().strftime(fmt)
+    env.globals["strftime_now"] = lambda fmt: __import__("datetime").datetime.now().strftime(str(fmt)[:200])
     return env
 
 
@@ -79,6 +79,8 @@ class HFTemplate:
     name: str = "hf"
     stop: str = ""
     bos_token: str = ""
+    origin: str = "chat_template"
+    limits: Any = None
 
     @classmethod
     def load(cls, tokenizer: Tokenizer | None = None, model_dir: Path | None = None) -> "HFTemplate":
@@ -93,10 +95,11 @@ class HFTemplate:
             source = (folder / "chat_template.jinja").read_text(encoding="utf-8") if (folder / "chat_template.jinja").exists() else cfg.get("chat_template")
             if isinstance(source, list):  # named templates: take "default"
                 source = next((t["template"] for t in source if t.get("name") == "default"), None)
+            origin = str(folder / "chat_template.jinja") if (folder / "chat_template.jinja").exists() else str(folder / "tokenizer_config.json")
             if isinstance(source, str):
-                return cls(source, stop=_token_text(cfg.get("eos_token")) or (tokenizer.eos_token if tokenizer else ""), bos_token=_token_text(cfg.get("bos_token")))
+                return cls(source, stop=_token_text(cfg.get("eos_token")) or (tokenizer.eos_token if tokenizer else ""), bos_token=_token_text(cfg.get("bos_token")), origin=origin)
         if tokenizer is not None and isinstance(getattr(tokenizer, "chat_template", None), str):
-            return cls(tokenizer.chat_template, stop=tokenizer.eos_token)  # type: ignore[attr-defined]
+            return cls(tokenizer.chat_template, stop=tokenizer.eos_token, origin=f"{getattr(tokenizer, 'name', 'the tokenizer')}'s chat_template")  # type: ignore[attr-defined]
         raise UsageError(
             "template 'hf' needs a local tokenizer folder with a chat_template.",
             field="--template",
@@ -114,22 +117,78 @@ class HFTemplate:
     def _compiled(self) -> Any:
         cached = _COMPILED.get(self.source)
         if cached is None:
-            cached = _COMPILED[self.source] = _environment().from_string(self.source)
+            from jinja2.exceptions import TemplateSyntaxError
+
+            try:
+                cached = _COMPILED[self.source] = _environment().from_string(self.source)
+            except TemplateSyntaxError as exc:
+                raise DataError(
+                    f"the chat template does not compile: {exc.message} (template line {exc.lineno}).",
+                    path=self.origin,
+                    code="template-error",
+                    remedy="Fix the template, or pick a built-in --template (qwen, llama3, chatml, ...).",
+                ) from None
         return cached
 
-    def text(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None, add_generation_prompt: bool = False) -> str:
-        """Render OpenAI-style message dicts with the jinja template."""
-        return self._compiled().render(
-            messages=list(messages), tools=list(tools) if tools else None, add_generation_prompt=add_generation_prompt,
-            bos_token=self.bos_token, eos_token=self.stop,
-        )
+    def text(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None, add_generation_prompt: bool = False, budget: Any = None) -> str:
+        """Render OpenAI-style message dicts with the jinja template, in the limited
+        sandbox of :mod:`sftdata.templates.sandbox` (``budget``: what is left of the
+        record's limits; a fresh one by default).
+
+        Raises:
+            DataError: ``template-refused`` (the template called ``raise_exception``),
+                ``template-limit`` (it went past a limit) or ``template-error`` (it failed).
+        """
+        from .sandbox import Budget, Limits, render
+
+        template = self._compiled()
+        if budget is None:
+            budget = Budget(self.limits or Limits(), _chars(messages, tools))
+        variables = {"messages": list(messages), "tools": list(tools) if tools else None, "add_generation_prompt": add_generation_prompt, "bos_token": self.bos_token, "eos_token": self.stop}
+        try:
+            return render(template, variables, budget)
+        except Exception as exc:  # a template can fail in any way; each is reported, never a traceback
+            raise self._error(exc, template) from None
+
+    def _error(self, exc: Exception, template: Any) -> DataError:
+        from .sandbox import TemplateLimit, TemplateRaised, template_line
+
+        line = template_line(exc, template)
+        where = f"{self.origin}" + (f" line {line}" if line else "")
+        if isinstance(exc, TemplateRaised):
+            return DataError(f"the chat template refuses this record: {exc} ({where}).", code="template-refused",
+                             remedy="The message is the template's own check: fix the record so that it passes, or pick another --template.")
+        if isinstance(exc, TemplateLimit):
+            return DataError(f"the chat template went past a limit on this record: {exc} ({where}).", code="template-limit",
+                             remedy="No real chat template needs this much: check the chat_template, or pick a built-in --template.")
+        detail = str(exc)[:500] or type(exc).__name__
+        return DataError(f"the chat template failed on this record: {type(exc).__name__}: {detail} ({where}).", code="template-error",
+                         remedy="Fix the chat_template (or the record it cannot render), or pick a built-in --template.")
 
     def render(self, record_or_messages: Conversation, train_on: TrainOn = "all", tools: Sequence[ToolSpec] | None = None, branch: Literal["chosen", "rejected"] = "chosen") -> Rendered:
+        """Render a record: text plus trained spans (see the module docstring).
+
+        Raises:
+            DataError: the template refused, failed on or went past a limit on the
+                record (located at the record's file and line).
+        """
+        try:
+            return self._render(record_or_messages, train_on, tools, branch)
+        except DataError as err:
+            source = getattr(record_or_messages, "source", None)
+            if source is not None and err.path is None:
+                err.path, err.line = str(source.path), source.line
+            raise
+
+    def _render(self, record_or_messages: Conversation, train_on: TrainOn, tools: Sequence[ToolSpec] | None, branch: Literal["chosen", "rejected"]) -> Rendered:
+        from .sandbox import Budget, Limits
+
         messages, specs = _unpack(record_or_messages, branch)
         specs = tuple(tools) if tools is not None else specs
         dicts = [message_dict(m) for m in messages]
         tdicts = [tool_spec_dict(s, wrap=True) for s in specs] or None
-        full = self.text(dicts, tdicts)
+        budget = Budget(self.limits or Limits(), _chars(dicts, tdicts))
+        full = self.text(dicts, tdicts, budget=budget)
         last = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1)
         trained: list[tuple[int, int]] = []
         content: list[tuple[int, int, Role]] = []
@@ -143,18 +202,20 @@ class HFTemplate:
                 if at >= 0:
                     cursor = at + len(body)
                 continue
-            start, end = self._answer(dicts, tdicts, i, full, at, body, cursor)
+            start, end = self._answer(dicts, tdicts, i, full, at, body, cursor, budget)
             trained.append((start, end))
             cursor = end
         if train_on == "everything":
             trained = [(0, len(full))]
         return Rendered(full, _spans(full, trained, content, messages))
 
-    def _answer(self, dicts: list[dict[str, Any]], tools: Any, i: int, full: str, at: int, body: str, cursor: int) -> tuple[int, int]:
+    def _answer(self, dicts: list[dict[str, Any]], tools: Any, i: int, full: str, at: int, body: str, cursor: int, budget: Any) -> tuple[int, int]:
         try:
-            head = self.text(dicts[:i], tools, add_generation_prompt=True)
-            upto = self.text(dicts[: i + 1], tools).rstrip()
-        except Exception:  # a template that cannot render a prefix (e.g. needs a user turn)
+            head = self.text(dicts[:i], tools, add_generation_prompt=True, budget=budget)
+            upto = self.text(dicts[: i + 1], tools, budget=budget).rstrip()
+        except DataError as err:  # a template that cannot render a prefix (e.g. needs a user turn)
+            if err.code == "template-limit":
+                raise
             head, upto = "", ""
         if head and full.startswith(head) and full.startswith(upto) and len(upto) > len(head):
             return len(head), len(upto)
@@ -168,6 +229,21 @@ class HFTemplate:
 
 
 _COMPILED: dict[str, Any] = {}
+
+
+def _chars(messages: Any, tools: Any) -> int:
+    """Characters of a conversation's text (the output cap grows with it)."""
+    total = 0
+    stack = [messages, tools]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return total
 
 
 def _token_text(value: Any) -> str:

@@ -51,6 +51,16 @@ def convention_applied(trainer: str) -> str:
     return trainer if _HAS_TRAINER else "sftdata"
 
 
+def resolved_train_on(trainer: str, train_on: str | None) -> str:
+    """``train_on`` as the trainer's convention reads it (``None``: the trainer's default,
+    e.g. TRL's ``everything`` for ``assistant_only_loss=False``)."""
+    if _HAS_TRAINER:
+        from ..templates.trainers import get_trainer, resolve_train_on  # type: ignore[import-not-found]
+
+        return str(resolve_train_on(get_trainer(trainer), train_on))  # type: ignore[arg-type]
+    return train_on or "all"
+
+
 @dataclass(frozen=True)
 class Encoder:
     """``encode_record`` bound to one tokenizer, template and trainer convention."""
@@ -58,12 +68,13 @@ class Encoder:
     tokenizer: Tokenizer
     template: Template
     trainer: str
-    train_on: TrainOn = "all"
+    train_on: TrainOn | None = None  # None: the trainer's default
     cutoff_len: int | None = None
 
     def __call__(self, record: Record, branch: Literal["chosen", "rejected"] = "chosen") -> Encoded:
+        train_on = resolved_train_on(self.trainer, self.train_on)
         extra: dict[str, Any] = {"trainer": self.trainer} if _HAS_TRAINER else {}
-        return encode_record(record, self.tokenizer, self.template, train_on=self.train_on, cutoff_len=self.cutoff_len, branch=branch, **extra)
+        return encode_record(record, self.tokenizer, self.template, train_on=train_on, cutoff_len=self.cutoff_len, branch=branch, **extra)  # type: ignore[arg-type]
 
 
 def trained(labels: list[int]) -> int:

@@ -39,7 +39,8 @@ class TokenizeConfig:
         trainer: the layout and convention: ``llamafactory``, ``trl`` or ``sftdata``.
         stage: ``sft``, ``dpo`` or ``kto`` (the record kind read: sft, preference, kto).
         cutoff_len: the trainer's ``cutoff_len`` (TRL: ``max_length``); ``None`` = no cut.
-        train_on: ``all`` assistant turns or the ``last`` one.
+        train_on: ``all`` assistant turns, the ``last`` one, or ``everything``; ``None``
+            is the trainer's default (TRL: every token, its ``assistant_only_loss=False``).
         packing: write packed rows (LLaMA-Factory); other trainers pack at load time and
             get a report only.
         format: the input format, or ``auto``.
@@ -51,14 +52,16 @@ class TokenizeConfig:
     trainer: Trainer = "sftdata"
     stage: Stage = "sft"
     cutoff_len: int | None = None
-    train_on: str = "all"
+    train_on: str | None = None
     packing: bool = False
     format: str = "auto"
     media_root: str | None = None
 
     def options(self) -> dict[str, Any]:
         """The settings that change the rows (the ``options`` part of the key)."""
-        return {"stage": self.stage, "cutoff_len": self.cutoff_len, "train_on": self.train_on, "packing": self.packing, "format": self.format, "media_root": self.media_root}
+        from .layouts import resolved_train_on
+
+        return {"stage": self.stage, "cutoff_len": self.cutoff_len, "train_on": resolved_train_on(self.trainer, self.train_on), "packing": self.packing, "format": self.format, "media_root": self.media_root}
 
 
 @dataclass
@@ -154,10 +157,10 @@ def _batches(inputs: list[Path], job: Job, workers: int) -> Iterator[BatchResult
     depend on LLaMA-Factory's batches), else row batches; in ``workers`` processes."""
     import multiprocessing as mp
 
+    from ..engines.local import ordered_ranges, worker_pool
+
     batch_aligned = job.trainer == "llamafactory" and (job.stage == "kto" or job.packing)
     if workers > 1 and len(inputs) == 1 and _plain_jsonl(inputs[0]) and not batch_aligned:
-        from ..engines.local import ordered_ranges
-
         base = 0
         with ordered_ranges(inputs[0], work_range, workers=workers, chunk=RANGE_BYTES) as results:
             for _, result in results:
@@ -172,7 +175,7 @@ def _batches(inputs: list[Path], job: Job, workers: int) -> Iterator[BatchResult
             yield run_batch(batch)
         return
     gate = threading.Semaphore(2 * workers)  # bounded: at most 2 x workers batches in flight
-    with mp.get_context("fork").Pool(workers) as pool:
+    with worker_pool(workers, method="fork" if "fork" in mp.get_all_start_methods() else "spawn") as pool:
         try:
             for result in pool.imap(run_batch, _items(inputs, LF_BATCH, gate)):
                 gate.release()

@@ -24,6 +24,8 @@ from ..errors import UsageError
 Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 FinetuningType = Literal["lora", "full"]
 TrainOn = Literal["all", "last"]
+Stage = Literal["sft", "dpo", "kto"]
+PrefLoss = Literal["sigmoid", "ipo", "hinge", "orpo", "simpo"]
 DevicePref = str  # "auto", "cpu", "cuda", "cuda:1", "npu", "npu:0" (checked in device.py)
 
 
@@ -34,6 +36,8 @@ class TrainConfig(BaseModel):
         model_name_or_path: a local model folder (transformers layout).
         dataset: a data file, or a name in ``dataset_dir``/dataset_info.json; several
             comma-separated names or files are concatenated.
+        dataset_lock: a dataset lock (``sftdata lock``): refuse data, tokenizer, template
+            or cutoff_len that do not match it.
         tokenizer: ``None`` = the model folder's own; ``qwen2.5`` = sftdata's built-in one.
         template: a chat template name (``qwen``, ``chatml``, ...) or ``hf`` for the
             model folder's own chat template.
@@ -46,14 +50,25 @@ class TrainConfig(BaseModel):
         lora_target: ``all`` = every ``Linear`` except the LM head, or module names.
         max_steps: stop after this many optimizer steps (overrides num_train_epochs when > 0).
         device: ``auto`` (CUDA, then Ascend NPU, then CPU), or ``cpu``/``cuda[:N]``/``npu[:N]``.
+        stage: ``sft`` (conversations), ``dpo`` (preference pairs) or ``kto`` (labelled
+            completions); LLaMA-Factory's key and option names (``pref_beta``, ``pref_loss``,
+            ``pref_ftx``, ``simpo_gamma``, ``kto_chosen_weight``, ``kto_rejected_weight``).
+        precompute_ref_log_probs: full fine-tuning DPO/KTO: compute the reference model's
+            log-probs in one pass before training instead of keeping a frozen copy (LoRA
+            needs neither: the reference is the model with its adapter disabled).
+        pad_to_multiple_of: pad every batch to a multiple of this many tokens.
+        shape_buckets: comma-separated lengths (e.g. ``256,512,1024,2048``); every batch
+            pads to the smallest that fits, so an NPU compiles a few graphs, not one per shape.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # model and data
+    stage: Stage = "sft"
     model_name_or_path: str
     dataset: str
     dataset_dir: str = "."
+    dataset_lock: str | None = None
     output_dir: str
     tokenizer: str | None = None
     template: str = "qwen"
@@ -96,9 +111,19 @@ class TrainConfig(BaseModel):
     plot_loss: bool = False
     resume_from_checkpoint: str | None = None
     overwrite_output_dir: bool = False
+    # preference and KTO stages (LLaMA-Factory's names and defaults)
+    pref_beta: float = Field(0.1, gt=0)
+    pref_loss: PrefLoss = "sigmoid"
+    pref_ftx: float = Field(0.0, ge=0)
+    simpo_gamma: float = Field(0.5, ge=0)
+    kto_chosen_weight: float = Field(1.0, gt=0)
+    kto_rejected_weight: float = Field(1.0, gt=0)
+    precompute_ref_log_probs: bool = False
     # device
     device: DevicePref = "auto"
     npu_jit_compile: bool = False
+    pad_to_multiple_of: int | None = Field(None, gt=0)
+    shape_buckets: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainConfig":
@@ -106,7 +131,24 @@ class TrainConfig(BaseModel):
             raise ValueError("bf16 and fp16 are both on; choose one")
         if self.val_size >= 1 and self.val_size != int(self.val_size):
             raise ValueError("val_size is a fraction below 1 or a whole number of rows")
+        if self.packing and self.stage != "sft":
+            raise ValueError(f"packing is for stage sft only (stage is {self.stage})")
+        if self.shape_buckets is not None:
+            self.buckets  # noqa: B018 - parses or raises
         return self
+
+    @property
+    def buckets(self) -> tuple[int, ...]:
+        """``shape_buckets`` as sorted lengths (empty when unset)."""
+        if not self.shape_buckets:
+            return ()
+        try:
+            values = sorted({int(v) for v in self.shape_buckets.split(",") if v.strip()})
+        except ValueError:
+            raise ValueError(f"shape_buckets is a comma-separated list of lengths, e.g. 256,512,1024 (got {self.shape_buckets!r})") from None
+        if not values or values[0] <= 0:
+            raise ValueError("shape_buckets lengths must be positive")
+        return tuple(values)
 
     @property
     def lora_alpha_value(self) -> int:
@@ -178,6 +220,11 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | TrainConfig, o
         path = str(source)
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            line = Path(path).read_bytes()[: err.start].count(b"\n") + 1
+            raise UsageError(f"the config is not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}).", path=path, line=line, remedy="Save the YAML file as UTF-8.") from None
+        except IsADirectoryError:
+            raise UsageError(f"config '{path}' is a folder, not a YAML file.", path=path, remedy="Pass the path of a YAML file; docs/train.md has an example.") from None
         except FileNotFoundError:
             raise UsageError(f"config file '{path}' does not exist.", remedy="Pass the path of a YAML file; docs/train.md has an example.") from None
         except yaml.YAMLError as err:

@@ -36,6 +36,7 @@ class Example:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     source: Source | None = None
+    cut: bool = False
 
     @property
     def targets(self) -> tuple[int, ...]:
@@ -124,32 +125,50 @@ def _read_records(path: Path, fmt: Any, report: DataReport) -> Iterable[Any]:
         yield fmt.decode(row, source)
 
 
-def load_examples(files: list[tuple[Path, Any]], encode: Any, *, max_samples: int | None, report: DataReport) -> list[Example]:
+def load_examples(files: list[tuple[Path, Any]], encode: Any, *, max_samples: int | None, report: DataReport, stage: Any) -> list[Any]:
     """Read, check the kind and tokenize every row; unusable rows are counted in ``report``.
 
-    ``encode(record) -> Encoded`` is the tokens helper's encoder with template and cutoff bound.
+    ``encode(record, branch=...) -> Encoded`` is the tokens helper's encoder with template
+    and cutoff bound; ``stage`` (:func:`sftdata.train.get_stage`) turns a record into its
+    training example.
     """
-    examples: list[Example] = []
+    examples: list[Any] = []
     for path, fmt in files:
         for record in _read_records(path, fmt, report):
             where = str(record.source) if record.source else str(path)
-            if record.kind != "sft":
+            if record.kind != stage.kind:
                 raise UsageError(
-                    f"{where}: holds {record.kind} records; the bundled trainer trains SFT conversations only for now.",
-                    remedy="Train preference/KTO data with TRL or LLaMA-Factory (`sftdata convert` writes their formats), or pass an SFT dataset.",
+                    f"{where}: holds {record.kind} records, and stage {stage.name} trains {stage.kind} records.",
+                    remedy=f"Set stage: {_STAGE_OF.get(record.kind, 'sft')} for this data (sft: conversations, dpo: preference pairs, kto: labelled completions), or pass a {stage.kind} dataset.",
                 )
-            encoded = encode(record)
-            ids, labels = tuple(encoded.input_ids), tuple(encoded.labels)
-            if encoded.cut:
+            media = _media_count(record)
+            if media:
+                raise UsageError(
+                    f"{where}: the row has {media} image/video/audio part(s); the bundled trainer trains text models only and would train this row without its pixels, unlike what `sftdata stats` counts.",
+                    remedy="Train vision-language data with LLaMA-Factory or TRL (`sftdata convert` writes their formats), or drop the media rows first (`sftdata filter`).",
+                )
+            made = stage.example(record, encode)
+            if getattr(made, "cut", False):
                 report.truncated += 1
-            example = Example(ids, labels, record.source)
-            if example.n_trained == 0:
-                report.drop("no-trained-token", where, "[no-trained-token] no trained token is left after cutoff_len")
+            if isinstance(made, tuple):  # a stage.Drop
+                report.drop(made[0], where, made[1])
                 continue
-            examples.append(example)
+            examples.append(made)
             if max_samples is not None and len(examples) >= max_samples:
-                return examples
-    return examples
+                return stage.finish(examples, encode)
+    return stage.finish(examples, encode)
+
+
+_STAGE_OF = {"sft": "sft", "preference": "dpo", "kto": "kto"}
+
+
+def _media_count(record: Any) -> int:
+    from ..record import conversation
+
+    if record.kind == "pretrain":
+        return 0
+    messages = conversation(record) + (record.rejected if record.kind == "preference" else ())
+    return sum(len(m.media()) for m in messages if not isinstance(m.content, str))
 
 
 def split(examples: list[Example], val_size: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -229,9 +248,19 @@ class Batch:
     n_tokens: int
     n_trained: int
 
+    @property
+    def weight(self) -> int:
+        """What the loss sum is normalised by: trained tokens."""
+        return self.n_trained
 
-def collate(units: Sequence[list[Example]], pad_id: int) -> Batch:
-    """Concatenate each unit's rows, pad to the longest unit of the batch."""
+    @property
+    def width(self) -> int:
+        return len(self.input_ids[0]) if self.input_ids else 0
+
+
+def collate(units: Sequence[list[Example]], pad_id: int, width: int | None = None) -> Batch:
+    """Concatenate each unit's rows, pad to the longest unit of the batch (or to ``width``
+    when that is larger: fixed shapes for NPU graph compilation)."""
     rows_ids: list[list[int]] = []
     rows_tgt: list[list[int]] = []
     rows_pos: list[list[int]] = []
@@ -247,7 +276,7 @@ def collate(units: Sequence[list[Example]], pad_id: int) -> Batch:
         rows_ids.append(ids)
         rows_tgt.append(tgt)
         rows_pos.append(pos)
-    width = max(len(r) for r in rows_ids)
+    width = max([len(r) for r in rows_ids] + [width or 0])
     n_tokens = sum(len(r) for r in rows_ids)
     for ids, tgt, pos in zip(rows_ids, rows_tgt, rows_pos):
         pad = width - len(ids)

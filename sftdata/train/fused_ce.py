@@ -75,3 +75,59 @@ def linear_cross_entropy_sum(hidden: torch.Tensor, weight: torch.Tensor, targets
     if hidden.shape[0] == 0:
         return (hidden.sum() + weight.sum()) * 0.0
     return _LinearCrossEntropySum.apply(hidden, weight, targets, chunk)
+
+
+class _LinearTokenLogprobs(torch.autograd.Function):
+    """Per-position log-probability of the target through the LM head, chunked.
+
+    The backward recomputes each chunk's logits (one more matmul) instead of keeping
+    them: the per-position gradient is only known then, so nothing can be folded early.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
+        out = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
+        with torch.autocast(hidden.device.type, enabled=False):
+            w = weight.to(hidden.dtype)
+            for start in range(0, hidden.shape[0], chunk):
+                logits = (hidden[start : start + chunk] @ w.T).float()
+                t = targets[start : start + chunk]
+                out[start : start + chunk] = logits.gather(1, t[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
+        ctx.save_for_backward(hidden, weight, targets)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        hidden, weight, targets = ctx.saved_tensors
+        want_h, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_h = torch.empty_like(hidden) if want_h else None
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
+        with torch.autocast(hidden.device.type, enabled=False):
+            w = weight.to(hidden.dtype)
+            for start in range(0, hidden.shape[0], ctx.chunk):
+                h = hidden[start : start + ctx.chunk]
+                t = targets[start : start + ctx.chunk]
+                g = grad_out[start : start + ctx.chunk].float()
+                # d logp / d logits = one_hot(target) - softmax, scaled by each position's gradient
+                probs = torch.softmax((h @ w.T).float(), dim=-1).mul_(-g[:, None])
+                probs[torch.arange(t.shape[0], device=t.device), t] += g
+                if want_h:
+                    grad_h[start : start + ctx.chunk] = probs.to(hidden.dtype) @ w  # type: ignore[index]
+                if want_w:
+                    grad_w.addmm_(probs.T, h.float())  # type: ignore[union-attr]
+        return grad_h, (grad_w.to(weight.dtype) if grad_w is not None else None), None, None
+
+
+def linear_token_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
+    """``log_softmax(hidden @ weight.T).gather(targets)`` per row, in float32, chunked.
+
+    >>> import torch
+    >>> h, w, t = torch.randn(5, 4), torch.randn(11, 4), torch.tensor([1, 2, 3, 4, 5])
+    >>> ref = torch.log_softmax(h @ w.T, -1).gather(1, t[:, None]).squeeze(1)
+    >>> bool(torch.allclose(linear_token_logprobs(h, w, t, chunk=2), ref, atol=1e-5))
+    True
+    """
+    if hidden.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.float32, device=hidden.device) + (hidden.sum() + weight.sum()) * 0.0
+    return _LinearTokenLogprobs.apply(hidden, weight, targets, chunk)

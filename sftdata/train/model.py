@@ -163,3 +163,25 @@ def save_tokenizer(tokenizer_src: Any, out: Path) -> list[str]:
         return []
     folder = exporter(out)
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("tokenizer"))
+
+
+def sequence_logps(model: Any, input_ids: Any, targets: Any, position_ids: Any | None = None) -> tuple[Any, Any]:
+    """Per row: the sum of log-probabilities of its trained targets, and how many there are.
+
+    As in :func:`token_loss_sum`, only trained positions reach the LM head.
+    """
+    torch, _ = _imports()
+    decoder, head = _parts(model)
+    hidden = decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
+    keep = targets != IGNORE
+    rows = torch.arange(targets.shape[0], device=targets.device)[:, None].expand_as(targets)[keep]
+    if isinstance(head, torch.nn.Linear) and head.bias is None:
+        from .fused_ce import linear_token_logprobs
+
+        per_token = linear_token_logprobs(hidden[keep], head.weight, targets[keep])
+    else:
+        per_token = torch.log_softmax(head(hidden[keep]).float(), -1).gather(1, targets[keep][:, None]).squeeze(1)
+    n = targets.shape[0]
+    sums = torch.zeros(n, dtype=torch.float32, device=targets.device).index_add(0, rows, per_token)
+    counts = keep.sum(dim=1)
+    return sums, counts

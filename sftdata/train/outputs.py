@@ -1,5 +1,6 @@
 """What a run leaves in output_dir: trainer_log.jsonl, train_results.json, training_loss.png,
-checkpoint-N/ folders (written under a temporary name and renamed when complete).
+checkpoint-N/ folders (written under a temporary name and renamed when complete; their
+training state is JSON + safetensors, see :mod:`.state`).
 
 >>> lr_factor("cosine", step=0, total=10, warmup=2), lr_factor("cosine", step=2, total=10, warmup=2)
 (0.5, 1.0)
@@ -26,7 +27,7 @@ from ..io import atomic_path
 LOG_FILE = "trainer_log.jsonl"
 RESULTS_FILE = "train_results.json"
 PLOT_FILE = "training_loss.png"
-STATE_FILE = "trainer_state.pt"
+STATE_FILE = "trainer_state.json"  # with trainer_state.safetensors (see state.py)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -49,9 +50,12 @@ def lr_factor(kind: str, *, step: int, total: int, warmup: int) -> float:
 class TrainerLog:
     """Appends one JSON line per logging/eval event and keeps them for the results and plot."""
 
-    def __init__(self, out: Path, history: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, out: Path, history: list[dict[str, Any]] | None = None, enabled: bool = True) -> None:
         self.path = out / LOG_FILE
         self.history: list[dict[str, Any]] = list(history or [])
+        self.enabled = enabled  # only rank 0 of a multi-device run writes
+        if not enabled:
+            return
         # a resumed run restarts the file from the checkpoint's history, dropping the
         # lines a crashed run wrote after that checkpoint
         with open(self.path, "wb") as fh:
@@ -60,6 +64,8 @@ class TrainerLog:
 
     def add(self, entry: dict[str, Any]) -> None:
         self.history.append(entry)
+        if not self.enabled:
+            return
         with open(self.path, "ab") as fh:
             fh.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
 
@@ -115,11 +121,11 @@ def new_folder(final: Path) -> Iterator[Path]:
 def find_checkpoint(out: Path, spec: str) -> Path:
     """``true``/``latest`` = the highest checkpoint-N in ``out``; otherwise a folder path."""
     if spec.lower() in ("true", "latest", "yes", "1"):
-        found = sorted((int(m.group(1)), p) for p in out.glob("checkpoint-*") if (m := _CHECKPOINT.match(p.name)) and (p / STATE_FILE).is_file())
+        found = sorted((int(m.group(1)), p) for p in out.glob("checkpoint-*") if (m := _CHECKPOINT.match(p.name)) and p.is_dir())
         if not found:
             raise UsageError(f"no checkpoint to resume from in '{out}'.", field="resume_from_checkpoint", remedy="Set save_steps so that checkpoints are written, or give a checkpoint folder.")
         return found[-1][1]
     path = Path(spec)
-    if not (path / STATE_FILE).is_file():
-        raise UsageError(f"'{path}' is not a checkpoint folder (no {STATE_FILE}).", field="resume_from_checkpoint", remedy="Pass a checkpoint-N folder written by sftdata train, or --resume for the latest.")
-    return path
+    if not path.is_dir():
+        raise UsageError(f"'{path}' is not a checkpoint folder.", field="resume_from_checkpoint", remedy="Pass a checkpoint-N folder written by sftdata train, or --resume for the latest.")
+    return path  # state.load_state checks what it holds (and never unpickles)

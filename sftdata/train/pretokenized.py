@@ -19,7 +19,7 @@ from ..tokenize.store import MANIFEST, load_manifest
 from .data import DataReport, Example
 
 #: key parts that do not change the rows of the sftdata layout or that train cannot know
-_IGNORED = ("inputs", "options.packing", "options.format", "options.media_root")
+_IGNORED = ("inputs", "options.packing", "options.format", "options.formats", "options.media_root")
 
 
 def tokenized_folder(dataset: str, dataset_dir: str) -> Path | None:

@@ -12,7 +12,8 @@ from typing import Any
 from ..api import RejectSink
 from ..errors import Issue, ReadError, RecordError, UsageError
 from ..formats import Format
-from ..io import write_rows
+from ..io import suffix_of, write_rows
+from ..io.compression import has_bom
 from ..progress import Ticker
 from ..progress import progress as progress_bar
 from ..record import Source, _Record
@@ -127,6 +128,8 @@ def validate(
     else:
         validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]
     report = ValidationReport(path, prof.name, validator.fmt.name if validator.fmt else None, opts.fail_on, locations)
+    if is_path and Path(source).is_file() and has_bom(Path(source), suffix_of(source)[1]):  # type: ignore[arg-type]
+        report.notes.append("the file starts with a UTF-8 byte-order mark: accepted (HF datasets, which LLaMA-Factory and TRL load with, accepts it too)")
 
     shown = [0]  # records at the last redraw: the bar is redrawn every 8,192 records
     with RejectSink(rejects) as sink, (progress_bar(f"validating {path or 'records'}") if progress else nullcontext(Ticker())) as bar:

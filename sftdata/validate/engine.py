@@ -25,7 +25,7 @@ from ..record import KTORecord, Source
 from . import checks, media, tools
 from .fixes import ROLE_ALIASES, FixSpec, Repair, fix_row, fix_spec
 from .profiles import Profile
-from .reader import RawRow
+from .reader import RawRow, duplicate_keys
 from .report import FailOn
 from .view import canonical_paths, locator, turns_of
 
@@ -205,8 +205,13 @@ class Validator:
         if raw.row is None:
             assert raw.issue is not None
             return self._finish([raw.issue], raw.source, raw.verbatim, [], None)
-        key = hash(raw.line.strip()) if raw.line is not None else hash(orjson.dumps(raw.row))
-        return self.check_row(raw.row, raw.source, key)
+        if raw.line is None:
+            return self.check_row(raw.row, raw.source, hash(orjson.dumps(raw.row)))
+        out = self.check_row(raw.row, raw.source, hash(raw.line.strip()))
+        dups = duplicate_keys(raw.line, raw.row)
+        if not dups:
+            return out
+        return self._finish([*dups, *out.issues], out.source, out.row, list(out.repairs), out.kind, out.original)
 
     def check_row(self, row: dict[str, Any], source: Source | None, key: int | None = None) -> Outcome:
         fmt = self.fmt

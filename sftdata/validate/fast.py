@@ -15,7 +15,6 @@ line bytes, checked in order in the parent) and every reported location stay exa
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -167,7 +166,10 @@ def fast_clean(row: dict[str, Any], fs: FastSpec, nbytes: int = -1) -> bool:
 def scan_chunk(data: bytes, fs: FastSpec) -> tuple[list[int | None], list[int]]:
     """Per line: the hash of its bytes (``None`` for a blank line); and the indexes of
     lines the full engine must see."""
+    from ..io.lines import max_line_bytes
+
     loads = orjson.loads
+    limit = max_line_bytes()
     hashes: list[int | None] = []
     dirty: list[int] = []
     for i, line in enumerate(data.split(b"\n")):
@@ -176,12 +178,19 @@ def scan_chunk(data: bytes, fs: FastSpec) -> tuple[list[int | None], list[int]]:
             hashes.append(None)
             continue
         hashes.append(hash(stripped))
+        if len(stripped) > limit:  # the full engine reports it as too-long
+            dirty.append(i)
+            continue
         try:
             row = loads(stripped)
         except orjson.JSONDecodeError:
             dirty.append(i)
             continue
         if type(row) is not dict or not fast_clean(row, fs, len(stripped)):
+            dirty.append(i)
+        # a clean row has exactly its keys plus two per turn: more key ends in the
+        # line means a repeated key (the full engine names it: duplicate-key)
+        elif stripped.count(b'":') - stripped.count(b'\\":') != len(row) + 2 * len(row[fs.messages]) or b'" :' in stripped:
             dirty.append(i)
     return hashes, dirty
 
@@ -200,21 +209,39 @@ def _scan(data: bytes) -> tuple[list[int | None], list[int]]:
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
-    """Blocks of whole lines (the final newline of each block dropped)."""
-    with open(path, "rb", buffering=0) as fh:
+    """Blocks of whole lines (the final newline of each block dropped). A UTF-8 BOM is
+    skipped; a line above the line cap is never held: it comes as a one-line block
+    holding a too-long marker (see :func:`sftdata.validate.reader.parse_line`)."""
+    from ..io.compression import open_binary
+    from ..io.lines import TOO_LONG_MARK, max_line_bytes
+
+    limit = max_line_bytes()
+    with open_binary(path, None) as fh:
         rest = b""
+        skipping = 0
         while True:
             block = fh.read(CHUNK_BYTES)
             if not block:
                 break
+            if skipping:
+                cut = block.find(b"\n")
+                if cut < 0:
+                    skipping += len(block)
+                    continue
+                yield TOO_LONG_MARK + str(skipping + cut).encode()
+                skipping, block = 0, block[cut + 1 :]
             block = rest + block
             cut = block.rfind(b"\n")
             if cut < 0:
                 rest = block
-                continue
-            rest = block[cut + 1 :]
-            yield block[:cut]
-        if rest:
+            else:
+                rest = block[cut + 1 :]
+                yield block[:cut]
+            if len(rest) > limit:
+                skipping, rest = len(rest), b""
+        if skipping:
+            yield TOO_LONG_MARK + str(skipping).encode()
+        elif rest:
             yield rest
 
 
@@ -248,7 +275,9 @@ def _results(path: Path, fs: FastSpec, workers: int) -> Iterator[tuple[bytes, tu
         for data in _chunks(path):
             yield data, scan_chunk(data, fs)
         return
-    pool = mp.get_context("fork").Pool(workers, initializer=_init, initargs=(fs,))
+    from ..engines.local import worker_pool
+
+    pool = worker_pool(workers, _init, (fs,))
     try:
         window: deque[tuple[bytes, Any]] = deque()
         for data in _chunks(path):

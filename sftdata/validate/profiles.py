@@ -71,7 +71,7 @@ PROFILES: dict[str, Profile] = {
             roles=frozenset({"system", "user", "assistant"}),
             disabled=frozenset({"invalid-weight"}),
             # prompt-only rows are GRPO/RLOO datasets: worth a word, not a rejection
-            severity=(("prompt-only", "warning"),),
+            severity=(("prompt-only", "warning"), ("duplicate-key", "error")),
         ),
         Profile(
             "llamafactory",
@@ -80,11 +80,12 @@ PROFILES: dict[str, Profile] = {
             # LLaMA-Factory does not look inside tool calls beyond parsing them as JSON.
             disabled=_TOOL_SEMANTICS | {"invalid-weight"},
             row_checks=("tools-string",),
+            severity=(("duplicate-key", "error"),),
         ),
         Profile(
             "openai",
             "OpenAI fine-tuning: known keys only, known roles, content present, an assistant message per example.",
-            severity=(("unknown-field", "error"),),
+            severity=(("unknown-field", "error"), ("duplicate-key", "error")),
         ),
     )
 }

@@ -92,6 +92,8 @@ class ValidationReport:
     rules: dict[str, RuleStat] = field(default_factory=dict)
     repairs: Counter[str] = field(default_factory=Counter)
     repair_first: dict[str, list[Location]] = field(default_factory=dict)
+    #: facts worth a line that are not problems (a UTF-8 byte-order mark was accepted, ...)
+    notes: list[str] = field(default_factory=list)
 
     def add_repairs(self, repairs: tuple[Any, ...], source: Source | None) -> None:
         """Count one record's ``--fix`` repairs, keeping the first locations per rule."""
@@ -154,6 +156,7 @@ class ValidationReport:
             "issues": {"error": self.errors, "warning": self.warnings},
             "exit_code": self.exit_code,
             "rules": [s.to_dict() for s in self.sorted_rules()],
+            "notes": list(self.notes),
             "repairs": [
                 {"code": code, "count": n, "first": [loc.to_dict() for loc in self.repair_first.get(code, [])]} for code, n in sorted(self.repairs.items())
             ],
@@ -166,6 +169,7 @@ class ValidationReport:
             f"{self.valid} valid, {self.rejected} rejected; {self.errors} errors, {self.warnings} warnings"
             + (f"; {self.fixed} records repaired" if self.fixed else "")
         ]
+        lines += [f"  info    {note}" for note in self.notes]
         for stat in self.sorted_rules():
             lines.append(f"  {stat.severity:<7} {stat.code:<22} {stat.count:>7} in {stat.records} records  {rule(stat.code).summary}")
             for loc in stat.first:

@@ -60,6 +60,8 @@ RuleCode = Literal[
     "preference-identical",
     # kto
     "kto-label",
+    "duplicate-key",
+    "too-long",
     "kto-single-label",
     # quality warnings
     "duplicate-record",
@@ -95,6 +97,10 @@ _CATALOGUE: tuple[Rule, ...] = (
        "Give the field the type the format expects; `sftdata schema FORMAT` prints it."),
     _r("missing-field", "error", "structure", "A required field is absent (e.g. no `conversations`, a preference record without `rejected`).",
        "Add the field, or pick the right format with `--from`."),
+    _r("duplicate-key", "warning", "structure", "A JSON object repeats a key; readers keep the last value silently (HF `datasets` refuses a top-level repeat and turns a nested one into extra rows). An error with `--strict` and under the `openai`, `llamafactory` and `trl` profiles.",
+       "Keep one of the two values and delete the other key.", strict_error=True),
+    _r("too-long", "error", "structure", "A line (or .json element) above the --max-line-bytes cap (64 MiB by default); it is not parsed, so memory stays bounded.",
+       "Raise --max-line-bytes if the record is real, or remove the line."),
     _r("unknown-field", "warning", "structure", "A field the format does not define; trainers ignore it. An error with `--strict` and under the `openai` profile.",
        "Remove or rename it; if it is a column mapping, describe it with a LLaMA-Factory dataset_info entry.", strict_error=True),
     _r("empty-file", "error", "structure", "The file holds no records.", "Check the path and that the file was fully written.", "file"),

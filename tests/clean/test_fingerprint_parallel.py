@@ -65,9 +65,12 @@ def test_unreadable_line_is_reported_at_its_file_line(tmp_path: Path, monkeypatc
     path.write_bytes(b"\n".join(body) + b"\n")
     monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
     monkeypatch.setattr(_parallel, "CHUNK_BYTES", 2048)
-    with pytest.raises(ReadError) as info:
-        fingerprint(path, SHAREGPT, MatchConfig(), workers=2)
-    assert (info.value.line, info.value.code) == (251, "invalid-json")
+    # recorded as a failed row (a reject with --rejects, the error without), as in one process
+    parallel = fingerprint(path, SHAREGPT, MatchConfig(), workers=2).failed
+    serial = fingerprint(path, SHAREGPT, MatchConfig(), workers=1).failed
+    assert list(parallel) == list(serial) == [250]
+    assert [(e.line, e.code, e.message) for e in parallel.values()] == [(e.line, e.code, e.message) for e in serial.values()]
+    assert (parallel[250].line, parallel[250].code) == (251, "invalid-json")
 
 
 def test_a_script_without_a_main_guard_can_use_worker_processes(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def rows_of(folder: Path, split: str = "train") -> list[dict[str, Any]]:
 
 
 def encoder(trainer: str, cutoff: int | None) -> Encoder:
-    return Encoder(TOK, TPL, trainer, "all", cutoff)
+    return Encoder(TOK, TPL, trainer, None, cutoff)
 
 
 def test_sftdata_layout_equals_encode_record_row_for_row(tmp_path: Path) -> None:

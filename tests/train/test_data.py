@@ -7,7 +7,7 @@ import pytest
 from _trainkit import make_records, write_jsonl
 
 from sftdata.errors import UsageError
-from sftdata.train import _tokenization
+from sftdata.train import _tokenization, get_stage
 from sftdata.train.config import TrainConfig
 from sftdata.train.data import IGNORE, DataReport, Example, batch_order, collate, load_examples, make_units, pack_rows, resolve_dataset, split
 
@@ -19,7 +19,7 @@ def cfg(data: Path, **kw: object) -> TrainConfig:
 def load(config: TrainConfig) -> tuple[list[Example], DataReport]:
     _tok, _tpl, encode = _tokenization(config)
     report = DataReport()
-    examples = load_examples(resolve_dataset(config.dataset, config.dataset_dir), encode, max_samples=config.max_samples, report=report)
+    examples = load_examples(resolve_dataset(config.dataset, config.dataset_dir), encode, max_samples=config.max_samples, report=report, stage=get_stage(config))
     return examples, report
 
 
@@ -74,7 +74,7 @@ def test_rows_without_trained_tokens_and_bad_rows_are_counted(tmp_path: Path) ->
     config = cfg(data)
     _tok, _tpl, encode = _tokenization(config)
     report = DataReport()
-    examples = load_examples([(data, "sharegpt")], encode, max_samples=None, report=report)
+    examples = load_examples([(data, "sharegpt")], encode, max_samples=None, report=report, stage=get_stage(config))
     assert len(examples) + sum(report.dropped.values()) == report.read == 5
     assert len(examples) == 3
     # invalid rows are reported by the validator's rules with their line, not trained
@@ -84,7 +84,7 @@ def test_rows_without_trained_tokens_and_bad_rows_are_counted(tmp_path: Path) ->
     short = cfg(data, cutoff_len=8)
     _tok, _tpl, encode = _tokenization(short)
     report2 = DataReport()
-    kept = load_examples([(write_jsonl(tmp_path / "ok.jsonl", rows), "sharegpt")], encode, max_samples=None, report=report2)
+    kept = load_examples([(write_jsonl(tmp_path / "ok.jsonl", rows), "sharegpt")], encode, max_samples=None, report=report2, stage=get_stage(short))
     assert (kept, dict(report2.dropped), report2.truncated) == ([], {"no-trained-token": 3}, 3)
 
 
@@ -97,12 +97,27 @@ def test_a_line_that_is_not_json_stops_with_its_location(tmp_path: Path) -> None
         load(cfg(data))
 
 
-def test_preference_data_is_refused_with_a_remedy(tmp_path: Path) -> None:
+def test_preference_data_under_stage_sft_names_the_stage_to_use(tmp_path: Path) -> None:
     row = {"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt", "value": "a"}, "rejected": {"from": "gpt", "value": "b"}}
     data = write_jsonl(tmp_path / "dpo.jsonl", [row])
-    with pytest.raises(UsageError, match="preference records") as info:
+    with pytest.raises(UsageError) as info:
         load(cfg(data))
-    assert "sftdata convert" in str(info.value)
+    assert str(info.value) == f"[usage] {data}:1: holds preference records, and stage sft trains sft records. Set stage: dpo for this data (sft: conversations, dpo: preference pairs, kto: labelled completions), or pass a sft dataset."
+
+
+def test_multimodal_rows_are_refused_not_trained_as_text(tmp_path: Path) -> None:
+    """Issue 11: the trainer would train an image row as text with one pad token, unlike
+    what stats counts; it refuses with the row's location instead."""
+    from PIL import Image
+
+    Image.new("RGB", (4, 3)).save(tmp_path / "cat.png")
+    rows = make_records(2) + [{"conversations": [{"from": "human", "value": "<image>What is it?"}, {"from": "gpt", "value": "A cat."}], "images": ["cat.png"]}]
+    data = write_jsonl(tmp_path / "mm.jsonl", rows)
+    with pytest.raises(UsageError) as info:
+        load(cfg(data))
+    text = str(info.value)
+    assert text.startswith(f"[usage] {data}:3: the row has 1 image/video/audio part(s); the bundled trainer trains text models only")
+    assert "sftdata filter" in text
 
 
 def test_dataset_info_names(tmp_path: Path) -> None:
@@ -162,3 +177,17 @@ def test_collate_pads_right_and_restarts_positions_in_packs() -> None:
     assert (batch.n_rows, batch.n_tokens, batch.n_trained) == (3, 9, 5)
     plain = collate([[a], [b]], pad_id=0)
     assert (plain.input_ids, plain.targets, plain.position_ids) == ([[1, 2, 3], [4, 5, 0]], [[2, 3, IGNORE], [5, IGNORE, IGNORE]], None)
+
+
+def test_shape_buckets_pad_batches_to_the_bucket_that_fits() -> None:
+    from sftdata.train.sft import SFTStage
+    from sftdata.train.stage import pad_width
+
+    stage = SFTStage(TrainConfig(model_name_or_path="-", dataset="-", output_dir="-", shape_buckets="16,64"))
+    units = [[Example((1,) * 20, (IGNORE,) + (1,) * 19)], [Example((2,) * 5, (IGNORE,) + (2,) * 4)]]
+    batch = stage.collate(units, 0, lambda n: pad_width(n, multiple=None, buckets=stage.cfg.buckets))
+    assert batch.width == 64 and [len(r) for r in batch.input_ids] == [64, 64]
+    assert batch.input_ids[1] == [2] * 5 + [0] * 59 and batch.targets[1] == [2] * 4 + [IGNORE] * 60
+    assert (batch.n_tokens, batch.n_trained) == (25, 23)
+    with pytest.raises(ValueError, match="shape_buckets"):
+        TrainConfig(model_name_or_path="-", dataset="-", output_dir="-", shape_buckets="a")

@@ -12,8 +12,14 @@ torch = pytest.importorskip("torch")
 
 import sftdata  # noqa: E402
 from sftdata.train import loop  # noqa: E402
+from sftdata.train import model as model_module  # noqa: E402
+from sftdata.train.config import TrainConfig  # noqa: E402
 from sftdata.train.data import IGNORE, Example, collate  # noqa: E402
 from sftdata.train.model import lora_target_modules, token_loss_sum  # noqa: E402
+from sftdata.train.sft import SFTStage, tensors  # noqa: E402
+from sftdata.train.state import load_state  # noqa: E402
+
+SFT = SFTStage(TrainConfig(model_name_or_path="-", dataset="-", output_dir="-"))
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +47,10 @@ def grads(model: Any) -> list[Any]:
 def test_accumulation_window_equals_one_big_batch(model: Any) -> None:
     ex = examples()
     model.zero_grad()
-    loss_a = loop.accumulate(model, [collate([[ex[0]], [ex[1]]], 0), collate([[ex[2]], [ex[3]]], 0)], "cpu")
+    loss_a, _ = loop.accumulate(SFT, model, [collate([[ex[0]], [ex[1]]], 0), collate([[ex[2]], [ex[3]]], 0)], "cpu")
     g_window = grads(model)
     model.zero_grad()
-    loss_b = loop.accumulate(model, [collate([[e] for e in ex], 0)], "cpu")
+    loss_b, _ = loop.accumulate(SFT, model, [collate([[e] for e in ex], 0)], "cpu")
     g_big = grads(model)
     model.zero_grad()
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
@@ -52,7 +58,7 @@ def test_accumulation_window_equals_one_big_batch(model: Any) -> None:
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
     # the usual shortcut (mean per micro-batch / steps) gives a different gradient here
     for batch in (collate([[ex[0]], [ex[1]]], 0), collate([[ex[2]], [ex[3]]], 0)):
-        ids, tgt, pos = loop._tensors(torch, batch, "cpu")
+        ids, tgt, pos = tensors(batch, "cpu")
         (token_loss_sum(model, ids, tgt, pos) / batch.n_trained / 2).backward()
     g_naive = grads(model)
     model.zero_grad()
@@ -63,11 +69,11 @@ def test_accumulation_window_equals_one_big_batch(model: Any) -> None:
 def test_packed_rows_do_not_see_each_other(model: Any) -> None:
     ex = examples()
     with torch.no_grad():
-        alone = sum(float(token_loss_sum(model, *loop._tensors(torch, collate([[e]], 0), "cpu"))) for e in ex)
+        alone = sum(float(token_loss_sum(model, *tensors(collate([[e]], 0), "cpu"))) for e in ex)
         packed_batch = collate([[ex[0], ex[1]], [ex[2], ex[3]]], 0)
-        packed = float(token_loss_sum(model, *loop._tensors(torch, packed_batch, "cpu")))
+        packed = float(token_loss_sum(model, *tensors(packed_batch, "cpu")))
         # the same packed rows without position_ids attend across row boundaries
-        ids, tgt, _ = loop._tensors(torch, packed_batch, "cpu")
+        ids, tgt, _ = tensors(packed_batch, "cpu")
         leaky = float(token_loss_sum(model, ids, tgt, None))
     # a random tiny model barely depends on context, so compare against the leak's size
     assert packed == pytest.approx(alone, rel=1e-5)
@@ -96,8 +102,10 @@ def test_resume_continues_the_same_loss_curve_and_eval_runs(tiny_model: Path, tm
     assert [e["step"] for e in log] == [1, 2, 2, 3, 4, 4]
     assert [("loss" in e, "eval_loss" in e) for e in log] == [(True, False), (True, False), (False, True), (True, False), (True, False), (False, True)]
     assert metrics["eval_loss"] == log[-1]["eval_loss"] < log[2]["eval_loss"]
-    assert (first / "checkpoint-2" / "trainer_state.pt").is_file()
-    assert not (first / "checkpoint-4").exists()  # the final model is output_dir itself
+    assert {p.name for p in (first / "checkpoint-2").iterdir()} >= {"trainer_state.json", "trainer_state.safetensors"}
+    assert not list(first.rglob("*.pt")) and not list(first.rglob("*.bin"))  # nothing pickled
+    # save_steps 2 and 4 steps: the final step has its checkpoint too (issue 11)
+    assert (first / "checkpoint-4" / "trainer_state.json").is_file()
 
     second = tmp_path / "second"
     second.mkdir()
@@ -133,28 +141,28 @@ def test_lora_adapter_saves_loads_and_changes_outputs(tiny_model: Path, tmp_path
         after = tuned(input_ids=ids).logits
     assert not torch.allclose(before, after, atol=1e-4)
     # the saved adapter is the trained one: its eval loss is the run's
-    from sftdata.train import _tokenization
+    from sftdata.train import _tokenization, get_stage
     from sftdata.train.config import load_config
     from sftdata.train.data import DataReport, load_examples, resolve_dataset, split
 
     cfg = load_config(base_config(tiny_model, data, out, val_size=4))
     _t, _p, encode = _tokenization(cfg)
-    _train, held = split(load_examples(resolve_dataset(cfg.dataset, "."), encode, max_samples=None, report=DataReport()), 4, cfg.seed)
+    _train, held = split(load_examples(resolve_dataset(cfg.dataset, "."), encode, max_samples=None, report=DataReport(), stage=get_stage(cfg)), 4, cfg.seed)
     import contextlib
 
-    assert loop.evaluate(tuned, held, cfg, "cpu", contextlib.nullcontext, 0) == pytest.approx(metrics["eval_loss"], rel=1e-5)
+    assert loop.evaluate(SFT, tuned, held, cfg, "cpu", contextlib.nullcontext, 0)[0] == pytest.approx(metrics["eval_loss"], rel=1e-5)
 
 
 def test_non_finite_gradient_norm_skips_the_step(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
-    real = loop.token_loss_sum
+    real = model_module.token_loss_sum
 
     def first_is_nan(*args: Any) -> Any:
         calls["n"] += 1
         loss = real(*args)
         return loss * float("nan") if calls["n"] == 1 else loss
 
-    monkeypatch.setattr(loop, "token_loss_sum", first_is_nan)
+    monkeypatch.setattr(model_module, "token_loss_sum", first_is_nan)
     data = write_jsonl(tmp_path / "d.jsonl", make_records(8))
     out = tmp_path / "nan"
     messages: list[str] = []
@@ -177,7 +185,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_model: Path) -> No
         model.train()
         base = model.get_base_model()
         assert getattr(base, "is_activation_checkpointing", None) == checkpointing
-        token_loss_sum(model, *loop._tensors(torch, batch, "cpu")).backward()
+        token_loss_sum(model, *tensors(batch, "cpu")).backward()
         got.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
     assert got[0].keys() == got[1].keys() and len(got[0]) == 28
     for name in got[0]:
@@ -202,7 +210,7 @@ def test_fp16_autocast_with_grad_scaler_trains_and_resumes(tiny_model: Path, tmp
     assert "precision: fp16 autocast with a GradScaler (forced for this test)" in messages
     log = [e for e in read_log(first) if "loss" in e]
     assert len(log) == 4 and all(torch.isfinite(torch.tensor(e["loss"])) for e in log)
-    state = torch.load(first / "checkpoint-2" / "trainer_state.pt", weights_only=False)
+    state = load_state(first / "checkpoint-2")
     assert state["scaler"] is not None and state["scaler"]["scale"] > 0
     second = tmp_path / "second"
     second.mkdir()

@@ -35,7 +35,9 @@ def test_sftdata_train_reads_a_tokenized_folder_like_the_raw_file(tiny_model: Pa
     folder = tokenized_folder(cfg.dataset, cfg.dataset_dir)
     assert folder == tmp_path / "tok"
     from_folder = load_tokenized(folder, cfg, tok, tpl, DataReport())
-    from_raw = load_examples([(src, "auto")], encode, max_samples=None, report=DataReport())
+    from sftdata.train import get_stage
+
+    from_raw = load_examples([(src, "auto")], encode, max_samples=None, report=DataReport(), stage=get_stage(cfg))
     assert [(e.input_ids, e.labels, str(e.source)) for e in from_folder] == [(e.input_ids, e.labels, str(e.source)) for e in from_raw]
     metrics = sftdata.train(base_config(tiny_model, tmp_path / "tok", tmp_path / "out", max_steps=2))
     assert metrics["global_step"] == 2 and metrics["data"]["train"] == 16

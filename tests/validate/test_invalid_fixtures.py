@@ -20,7 +20,7 @@ def _load(case: Path) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[str(c.relative_to(FIXTURES / "invalid")) for c in CASES])
-def test_invalid_fixture(case: Path, tmp_path: Path) -> None:
+def test_invalid_fixture(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = _load(case)
     needs = spec.get("requires_format")
     if needs and needs not in {f.name for f in all_formats()}:
@@ -31,6 +31,10 @@ def test_invalid_fixture(case: Path, tmp_path: Path) -> None:
 
         fmt = TableFormat.for_file(case / spec["input"], TableMapping.parse(spec["table"]["map"], spec["table"]["set"]))
     rejects = tmp_path / "rejects.jsonl"
+    if "max_line_bytes" in spec:  # the --max-line-bytes cap, small enough for a committed file
+        from sftdata.io.lines import _LIMIT
+
+        monkeypatch.setitem(_LIMIT, "line", spec["max_line_bytes"])
     report = validate(case / spec["input"], spec["profile"], format=fmt, rejects=rejects, locations=10_000, **spec["options"])
     got = sorted(
         ((loc.line, stat.code, loc.field) for stat in report.rules.values() for loc in stat.first),
