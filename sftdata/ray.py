@@ -165,7 +165,9 @@ def token_stats(ds: Any, config: StatsConfig) -> StatsReport:
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     fmt = _format(config.format)
     started = time.perf_counter()
-    workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    # One CPU fewer than the cluster has: the read tasks that feed the actors need one,
+    # and actors holding every CPU would leave them queued forever (a 2-CPU Ray hung).
+    workers = max(1, int(ray.cluster_resources().get("CPU", 1)) - 1)
     counted = ds.map_batches(_Counter, fn_constructor_args=(fmt, config), batch_size=512, compute=ray.data.ActorPoolStrategy(size=workers))
     columns = Columns()
     rejects = _Tally()
