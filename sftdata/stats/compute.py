@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -228,12 +228,23 @@ def token_stats(
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
     _JOB = job
-    rows = read_rows(p, bad=rejects.bad_line if rejects is not None else None)
+    # Lines that are not JSON objects wait here and join their chunk's rejects in line
+    # order, so the rejects file lists rows in file order as the range path writes it.
+    unread: deque[tuple[Any, Source, str, str, str]] = deque()
+    rows = read_rows(p, bad=(lambda *line: unread.append(line)) if rejects is not None else None)
 
     def absorb(result: tuple[list[Row], list[Rejected]]) -> None:
         done, bad = result
         columns.extend(done)
-        for row, source, issues in bad:
+        if unread:
+            events: list[tuple[Any, ...]] = list(bad)
+            while unread:
+                events.append(unread.popleft())
+            bad = sorted(events, key=lambda e: e[1].line if e[1] else 0)  # type: ignore[assignment]
+        for row, source, issues, *line in bad:  # type: ignore[misc]
+            if line:  # a line that is not a JSON object (text, source, code, message, remedy)
+                rejects.bad_line(row, source, issues, *line)
+                continue
             err = RecordError(list(issues), path=source.path if source else None, line=source.line if source else None)
             if rejects is None:
                 raise err
@@ -268,6 +279,8 @@ def token_stats(
                     stop.set()
                     gate.release()
                     raise
+        if unread:  # unreadable lines after the last row
+            absorb(([], []))
     finally:
         _JOB, _PATH = None, None
         gc.unfreeze()
