@@ -7,6 +7,9 @@ from pathlib import Path
 
 from _paths import FIXTURES
 
+#: the moto S3 bucket of the Ray tests (the ``s3_env`` fixture of tests/conftest.py)
+BUCKET = "sftdata-ray"
+
 
 def mixed(path: Path, n: int = 400) -> Path:
     """sharegpt rows with exact copies, near copies, blank lines and rows that do not decode."""

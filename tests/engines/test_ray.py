@@ -1,21 +1,21 @@
 """The Ray engine gives the local engine's answers: same rows in the same order, same
 rejects with file and line, same drops and clusters, same token totals and percentiles.
 
-One local Ray (2 CPUs) for the whole module, started after a moto S3 server so that its
-workers see the endpoint in their environment, as cluster nodes see their credentials;
-the simulated two-node cluster is in test_ray_cluster.py. Skipped cleanly where ``ray``
-is not installed.
+One local Ray (2 CPUs) for the whole test session (the ``engine`` fixture of
+tests/conftest.py), started after a moto S3 server so that its workers see the endpoint in
+their environment, as cluster nodes see their credentials; the simulated two-node cluster
+is in test_ray_cluster.py. Skipped cleanly where ``ray`` is not installed. Every Ray test
+is in the ``ray`` xdist group: under ``pytest -n 2`` they share one worker, so one Ray.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _raydata import BUCKET
 from _raydata import mixed as _mixed
 from click.testing import CliRunner
 
@@ -29,7 +29,7 @@ from sftdata.io.rejects import RejectSink
 from sftdata.stats import compute
 from sftdata.stats.compute import token_stats
 
-BUCKET = "sftdata-ray"
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 def test_engine_ray_without_ray_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,55 +39,6 @@ def test_engine_ray_without_ray_says_how_to_install(monkeypatch: pytest.MonkeyPa
     with pytest.raises(MissingDependencyError) as info:
         engine_of("ray", None)
     assert str(info.value) == "[missing-dependency] --engine ray needs the optional package 'ray', which is not installed. Install it with: pip install 'sftdata[ray]'"
-
-
-@pytest.fixture(scope="module")
-def s3_env() -> Iterator[object]:
-    pytest.importorskip("s3fs")
-    pytest.importorskip("flask")
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}")
-    import fsspec
-
-    fsspec.filesystem("s3").clear_instance_cache()
-    fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    try:
-        yield fs
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        fsspec.filesystem("s3").clear_instance_cache()
-
-
-@pytest.fixture(scope="module")
-def engine(s3_env: object) -> Iterator[Engine]:
-    ray = pytest.importorskip("ray")
-    from sftdata.engines.ray import connect
-
-    eng = Engine("ray", cpus=2)
-    try:
-        connect(eng)
-    except Exception as exc:
-        # Ray gives its raylet 30 s to register (two attempts here): a machine that busy
-        # cannot run these tests; that is no verdict on the engine.
-        if "timed out during startup" not in str(exc):
-            raise
-        pytest.skip(f"a local Ray could not start on this machine (load {os.getloadavg()[0]:.0f}): {exc}")
-    try:
-        yield eng
-    finally:
-        ray.shutdown()
 
 
 @pytest.fixture
@@ -230,3 +181,36 @@ def test_check_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path:
         report["stats"].pop("tokens_per_second")
     assert ray == local
     assert local["duplicates"]["clusters"] > 3
+
+
+def test_unreadable_lines_and_trainer_counts_on_ray_equal_local(engine: Engine, small_ranges: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Lines that are not JSON objects go to --rejects on Ray as on the local engine (convert,
+    filter, dedup, stats), dedup rejects embed the raw line, and stats count what the
+    chosen trainer trains (trainer="llamafactory")."""
+    from sftdata.clean import filters as F
+
+    monkeypatch.setattr(F, "RANGE_BYTES", 4096)
+    lines = _mixed(tmp_path / "m.jsonl").read_text().splitlines()
+    lines[30:30] = ['{"conversations": [oops', "42", '  {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}']
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out: dict[str, list[object]] = {}
+    for name, kwargs in (("local", {"workers": 1}), ("ray", {"engine": engine})):
+        got: list[object] = []
+        got.append(convert(src, tmp_path / f"{name}.c.jsonl", to="openai", from_="sharegpt", rejects=tmp_path / f"{name}.c.rej.jsonl", **kwargs).to_dict())
+        got.append(F.filter(src, tmp_path / f"{name}.f.jsonl", [F.Chars(max=400)], rejects=tmp_path / f"{name}.f.rej.jsonl", format="sharegpt", **({} if name == "local" else kwargs)).to_dict())
+        got.append(dedup(src, tmp_path / f"{name}.d.jsonl", DedupConfig(), rejects=tmp_path / f"{name}.d.rej.jsonl", format="sharegpt", **kwargs).to_dict())
+        with RejectSink(tmp_path / f"{name}.s.rej.jsonl") as sink:
+            report = token_stats(src, tokenizer="qwen2.5", template="qwen", format="sharegpt", trainer="llamafactory", cutoff_len=64, rejects=sink, **kwargs).to_dict()
+        report.pop("seconds")
+        report.pop("tokens_per_second")
+        got.append(report)
+        got += [(tmp_path / f"{name}.{step}").read_bytes() for step in ("c.jsonl", "c.rej.jsonl", "f.jsonl", "f.rej.jsonl", "d.jsonl", "d.rej.jsonl", "s.rej.jsonl")]
+        out[name] = got
+    assert out["ray"] == out["local"]
+    assert b'"line":32' in out["local"][5] or b'"line": 32' in out["local"][5]  # the bad JSON line is a reject, not an error
+    with pytest.raises(Exception) as local_err:
+        F.filter(src, tmp_path / "x.jsonl", [F.Chars(max=400)], format="sharegpt")
+    with pytest.raises(Exception) as ray_err:
+        F.filter(src, tmp_path / "y.jsonl", [F.Chars(max=400)], format="sharegpt", engine=engine)
+    assert (type(ray_err.value), str(ray_err.value)) == (type(local_err.value), str(local_err.value))

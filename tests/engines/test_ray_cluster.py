@@ -17,6 +17,8 @@ from _raydata import mixed as _mixed
 from sftdata.api import convert
 from sftdata.clean.dedup import DedupConfig, dedup
 
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray at a time on the machine (see test_ray.py)
+
 _TWO_NODES = r"""
 import json, sys
 from pathlib import Path
