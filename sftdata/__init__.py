@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "DedupConfig": "clean.dedup",
     "DedupReport": "clean.dedup",
     "DetectResult": "detect",
+    "Engine": "engines.base",
     "Encoded": "tokens",
     "FilterReport": "clean.filters",
     "ImagePart": "record",

@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any, ContextManager
 
 from .detect import DatasetInfo, DetectResult, detect
+from .engines.base import LOCAL, Engine
 from .errors import LossError, RecordError, UnsupportedKindError, UsageError
 from .formats import Format, LossReport, get_format
 from .formats.fastpath import fast_path
 from .formats.rewrite import Rewrite, Steps
-from .io import atomic_path, suffix_of, write_rows
+from .io import atomic_path, read_rows, suffix_of, write_rows
 from .io.filetype import read_rows_as
 from .io.rejects import RejectSink
+from .io.remote import is_uri
+from .io.remote import size as remote_size
 from .progress import Ticker, progress
 from .record import Record, Source, _Record
 
@@ -183,6 +186,7 @@ def convert(
     rewrite: Rewrite | None = None,
     reshape: str | None = None,
     input_type: str | None = None,
+    engine: Engine | None = None,
 ) -> ConvertResult:
     """Convert a file to another format.
 
@@ -208,6 +212,9 @@ def convert(
     the same prompt into preference records, and sends rows left without a partner to the
     rejects (code ``unpaired-kto``). See :mod:`sftdata.formats.pairing`.
     ``input_type`` (e.g. ``"jsonl"``) reads ``src`` as that file type whatever its suffix.
+    ``engine=Engine("ray")`` converts a ``.jsonl`` file or URI on Ray (see
+    docs/distributed.md), with the same rows, order, rejects and counts; ``dst`` may then
+    be a folder (``out/``): ``part-00000.jsonl``... plus ``manifest.json``.
 
     >>> import json, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -243,11 +250,14 @@ def convert(
     # LLaMA-Factory resolves an entry's media against its dataset_dir (media_dir's default)
     input_dir = Path(dataset_info[0]).resolve().parent if dataset_info is not None else None
     steps = (rewrite or Rewrite()).steps(target, src, dst, input_dir)
-    n_workers = 1 if (reshaper is not None or input_type is not None) else _parallel_workers(src, dst, workers)
+    if engine is not None and engine.ray and (reshaper is not None or input_type is not None):
+        raise UsageError("--unpair, --pair and --input-type run on the local engine only.", field="--engine", remedy="Drop --engine ray for this conversion (it reads one file in one process).")
+    n_workers = 1 if (reshaper is not None or input_type is not None) else _parallel_workers(src, dst, workers, engine)
     unit, total = _meter(src)
     bar = functools.partial(progress, f"converting {Path(src).name}", total, unit)
-    if n_workers > 1:
-        result, kinds, columns = _convert_parallel(src, dst, source_fmt, target, strict, rejects, n_workers, detection, steps, bar)
+    if n_workers > 1 or (engine is not None and engine.ray):
+        job = _Parallel(source_fmt, target, strict, rejects, n_workers, detection, steps, bar, engine or LOCAL)
+        result, kinds, columns = job.run(src, dst)
     else:
         with bar() as ticker:
             job = _Serial(source_fmt, target, strict, rejects, detection, register is not None, steps, ticker, unit, reshaper, input_type)
@@ -273,6 +283,8 @@ def _meter(src: str | os.PathLike[str]) -> tuple[Any, int | None]:
     if Path(src).is_dir():
         return "records", None
     suffix, compression = suffix_of(src)
+    if is_uri(src):
+        return ("bytes", remote_size(str(src))) if suffix in (".jsonl", ".ndjson") and compression is None else ("records", None)
     if suffix in (".jsonl", ".ndjson", ".json"):
         # .json arrays report a share of the (possibly compressed) file size
         return "bytes", Path(src).stat().st_size if compression is None or suffix == ".json" else None
@@ -400,11 +412,17 @@ def _register(
     return register_dataset(info, name, dst, target, kind, columns)  # type: ignore[arg-type]
 
 
-def _parallel_workers(src: str | os.PathLike[str], dst: str | os.PathLike[str], workers: int | None) -> int:
-    """How many processes to use: >1 only for plain JSONL in and out, big enough to pay."""
+def _parallel_workers(src: str | os.PathLike[str], dst: str | os.PathLike[str], workers: int | None, engine: Engine | None = None) -> int:
+    """How many processes to use: >1 only for plain JSONL in and out, big enough to pay.
+    The Ray engine takes any plain JSONL input (file or URI) to JSONL or a folder of shards."""
     from .engines import convert as parallel
     from .io import suffix_of
 
+    if engine is not None and engine.ray:
+        from .engines.run import require_ranges
+
+        require_ranges(src, dst)
+        return 1
     if workers == 1 or Path(src).is_dir():
         return 1
     jsonl = (".jsonl", ".ndjson")
@@ -418,31 +436,39 @@ def _parallel_workers(src: str | os.PathLike[str], dst: str | os.PathLike[str], 
     return workers
 
 
-def _convert_parallel(
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str],
-    source_fmt: Format,
-    target: Format,
-    strict: bool,
-    rejects: str | os.PathLike[str] | None,
-    workers: int,
-    detection: DetectResult | None,
-    steps: Steps,
-    bar: Callable[[], ContextManager[Ticker]],
-) -> tuple[ConvertResult, Counter[str], set[str]]:
-    from .engines.convert import convert_jsonl_parallel
+@dataclass
+class _Parallel:
+    """Byte ranges on worker processes or on Ray, gathered in file order, into one file
+    or a folder of shards with its manifest."""
 
-    with RejectSink(rejects) as sink, atomic_path(dst) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
-        keep = sink if rejects is not None else None
-        counts = convert_jsonl_parallel(Path(src), out, source_fmt, target, strict=strict, rejects=keep, workers=workers, steps=steps, progress=bar)
-    result = ConvertResult(
-        source_fmt.name,
-        target.name,
-        read=counts.read,
-        written=counts.written,
-        rejected=sink.total,
-        reject_codes=dict(sink.counts),
-        losses=dict(sorted(counts.losses.items())),
-        detection=detection,
-    )
-    return result, counts.kinds, counts.columns
+    source_fmt: Format
+    target: Format
+    strict: bool
+    rejects: str | os.PathLike[str] | None
+    workers: int
+    detection: DetectResult | None
+    steps: Steps
+    bar: Callable[[], ContextManager[Ticker]]
+    engine: Engine
+
+    def run(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> tuple[ConvertResult, Counter[str], set[str]]:
+        from .engines.convert import convert_jsonl_parallel
+        from .io.shards import ShardWriter, jsonl_output
+
+        source = src if is_uri(src) else Path(src)
+        with RejectSink(self.rejects) as sink, jsonl_output(dst) as out:
+            keep = sink if self.rejects is not None else None
+            counts = convert_jsonl_parallel(source, out, self.source_fmt, self.target, strict=self.strict, rejects=keep, workers=self.workers, steps=self.steps, progress=self.bar, engine=self.engine)
+            result = ConvertResult(
+                self.source_fmt.name,
+                self.target.name,
+                read=counts.read,
+                written=counts.written,
+                rejected=sink.total,
+                reject_codes=dict(sink.counts),
+                losses=dict(sorted(counts.losses.items())),
+                detection=self.detection,
+            )
+            if isinstance(out, ShardWriter):
+                out.summary = {"source": str(src), "format": self.target.name, "engine": self.engine.name, **result.to_dict()}
+        return result, counts.kinds, counts.columns

@@ -21,6 +21,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from .engines.base import Engine
 from .errors import MissingDependencyError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,6 +124,7 @@ def check(
     near_duplicates: bool = True,
     trainer: str = "sftdata",
     details: bool = False,
+    engine: Engine | None = None,
     **validate_options: Any,
 ) -> CheckReport:
     """Check ``input`` for everything that would hurt a training run.
@@ -145,6 +147,9 @@ def check(
             reported by validation).
         details: also gather what the HTML report shows (:attr:`CheckReport.details`):
             one more pass that renders rows and measures every length.
+        engine: ``Engine("ray")`` runs the two expensive passes, near-duplicate
+            fingerprinting and token counting, on Ray (same figures); validation (and
+            the HTML report's pass) runs here with its own fast path.
         **validate_options: passed to :func:`sftdata.validate` (``check_media``, ...).
 
     Returns:
@@ -152,7 +157,7 @@ def check(
     """
     from .validate import validate
 
-    options = dict(format=format, profile=profile, tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, against=against, threshold=threshold, near_duplicates=near_duplicates, details=details, trainer=trainer, **validate_options)
+    options = dict(format=format, profile=profile, tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, against=against, threshold=threshold, near_duplicates=near_duplicates, details=details, trainer=trainer, engine=engine, **validate_options)
     if isinstance(input, (list, tuple)):
         if len(input) != 1:
             return _check_sources(", ".join(map(str, input)), [(p, format) for p in input], [], options)
@@ -168,7 +173,7 @@ def check(
     skipped: list[Finding] = []
     if usable and (near_duplicates or against is not None):
         try:
-            report.duplicates = _duplicates(path, format if not isinstance(format, str) else validation.format, threshold, against, within=near_duplicates)  # type: ignore[arg-type]
+            report.duplicates = _duplicates(path, format if not isinstance(format, str) else validation.format, threshold, against, within=near_duplicates, engine=engine)  # type: ignore[arg-type]
         except MissingDependencyError as err:  # a core install: say what was not checked
             skipped.append(Finding("error" if against is not None else "info", "not-checked", f"near-duplicates{' and eval leaks' if against is not None else ''} were not checked: {err.message}", f"pip install 'sftdata[{err.extra}]'"))
     config = None
@@ -184,7 +189,7 @@ def check(
         config = StatsConfig(tokenizer=tokenizer, template=template, cutoff_len=cutoff_len, format=format if not isinstance(format, str) else validation.format, trainer=trainer, media=media)  # type: ignore[arg-type]
         # rows that do not decode are validation's business: counted, not written
         with RejectSink(None) as sink, progress_bar(f"tokenizing {path}", total=validation.total) as bar:
-            report.stats = token_stats(path, config, rejects=sink, progress=bar.update)
+            report.stats = token_stats(path, config, rejects=sink, progress=bar.update, engine=engine)
     tool = f"{template} --trainer {trainer}" if trainer != "sftdata" else template
     report.findings = sorted(_findings(report, profile, tool, tokenizer, cutoff_len, against) + skipped, key=lambda f: _ORDER[f.severity])
     if details and validation.format is not None:
@@ -239,14 +244,14 @@ def _check_sources(label: str, inputs: list[tuple[PathLike, Any]], notes: list[F
     return CheckReport(label, formats.pop() if len(formats) == 1 else None, merged.total, merged, findings=sorted(findings, key=lambda f: _ORDER[f.severity]), sources=sources)
 
 
-def _duplicates(path: str, fmt_name: Any, threshold: float, against: PathLike | None, within: bool) -> Duplicates:
+def _duplicates(path: str, fmt_name: Any, threshold: float, against: PathLike | None, within: bool, engine: Engine | None = None) -> Duplicates:
     from .clean._stream import resolve_format
     from .clean.fingerprint import fingerprint
     from .clean.index import MatchConfig, match
     from .formats import get_format
 
     config = MatchConfig(mode="near", threshold=threshold)
-    files = [fingerprint(path, fmt_name if not isinstance(fmt_name, str) else get_format(fmt_name), config)]  # first: see dedup()
+    files = [fingerprint(path, fmt_name if not isinstance(fmt_name, str) else get_format(fmt_name), config, engine=engine)]  # first: see dedup()
     if against is not None:
         files.insert(0, fingerprint(against, resolve_format(against, "auto"), config))
     n_ref = len(files[0]) if against is not None else 0

@@ -13,7 +13,7 @@ from _paths import ROOT
 PACKAGE = ROOT / "sftdata"
 
 #: The root holds the public face only; every other story lives in its own folder.
-ROOT_MODULES = {"__init__", "__main__", "api", "check", "detect", "errors", "hf", "lock", "progress", "record", "tokens"}
+ROOT_MODULES = {"__init__", "__main__", "api", "check", "detect", "errors", "hf", "lock", "progress", "ray", "record", "tokens"}
 
 
 def module_names() -> dict[str, Path]:
@@ -138,6 +138,9 @@ def test_engines_know_no_step() -> None:
     g = graph()
     for target in g["sftdata.engines.local"]:
         assert target.startswith(("sftdata.io", "sftdata.errors", "sftdata.record")), target
+    for engine in ("sftdata.engines.ray", "sftdata.engines.run"):
+        for target in g[engine]:
+            assert target.startswith(("sftdata.io", "sftdata.errors", "sftdata.record", "sftdata.engines.base", "sftdata.engines.local", "sftdata.engines.ray")), (engine, target)
 
 
 def test_root_holds_only_the_public_face() -> None:

@@ -10,15 +10,15 @@ step did not decide to drop can be lost by a round trip through another format.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from ..errors import Issue, RecordError
 from ..formats import Format, get_format
-from ..io import atomic_path, read_rows, suffix_of, write_rows
+from ..io import atomic_path, read_rows, remote, suffix_of, write_rows
+from ..io.shards import ShardWriter, is_folder
 from ..record import Record, Source
 
 Row = dict[str, Any]
@@ -139,7 +139,7 @@ def lines(path: PathLike) -> Iterator[Line]:
 
     name = str(path)
     idx = 0
-    with open_binary(Path(path), None) as fh:
+    with remote.open_jsonl(name, None) if remote.is_uri(name) else open_binary(Path(path), None) as fh:
         for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes()), 1):
             if type(raw) is TooLong:
                 yield Line(idx, Source(name, lineno, "line"), None, None)
@@ -163,9 +163,12 @@ def verbatim(line: Line) -> Any:
     return line.row
 
 
-def write_kept(kept: Iterable[Line], output: PathLike) -> int:
+def write_kept(kept: Iterable[Line], output: PathLike, summary: Callable[[int], dict[str, Any]] | None = None) -> int:
     """Write rows atomically: raw bytes copied when both sides are plain JSONL (no
-    parse, no re-serialisation), otherwise rows through the suffix's writer."""
+    parse, no re-serialisation), otherwise rows through the suffix's writer. A folder
+    (``out/``) gets shards and a manifest holding ``summary(rows written)``."""
+    if is_folder(output):
+        return _write_shards(kept, output, summary)
     if not _plain_jsonl(output):
         return write_rows((line.row for line in kept), output)
     n = 0
@@ -176,7 +179,22 @@ def write_kept(kept: Iterable[Line], output: PathLike) -> int:
     return n
 
 
-def orjson_line(row: Row) -> bytes:
-    import orjson
+def _write_shards(kept: Iterable[Line], output: PathLike, summary: Callable[[int], dict[str, Any]] | None) -> int:
+    n = 0
+    with ShardWriter(output) as out:
+        block: list[bytes] = []
+        for line in kept:
+            block.append(line.raw if line.raw is not None else orjson_line(line.row))
+            n += 1
+            if len(block) >= 4096:
+                out.write(b"".join(block))
+                block.clear()
+        out.write(b"".join(block))
+        out.summary = summary(n) if summary is not None else {"kept": n}
+    return n
 
-    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+
+def orjson_line(row: Row) -> bytes:
+    from ..io.lines import dumps_line
+
+    return dumps_line(row)

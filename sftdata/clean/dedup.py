@@ -23,10 +23,11 @@ from typing import Any, Literal
 import orjson
 
 from ..api import RejectSink
+from ..engines.base import Engine
 from ..formats import Format
 from ..io import atomic_path
 from ..progress import progress
-from ._stream import verbatim, PathLike, lines, resolve_format, write_kept
+from ._stream import PathLike, lines, resolve_format, verbatim, write_kept
 from .fingerprint import fingerprint
 from .index import Fingerprints, MatchConfig, Matches, match
 from .sketch import _np
@@ -100,6 +101,7 @@ def dedup(
     report: PathLike | None = None,
     format: str | Format = "auto",
     workers: int | None = None,
+    engine: Engine | None = None,
 ) -> DedupReport:
     """Write ``input`` without its duplicates to ``output`` (rows verbatim, same format).
 
@@ -115,6 +117,10 @@ def dedup(
         format: the input format, or ``"auto"``.
         workers: processes for fingerprinting a large plain ``.jsonl`` (default: up to
             2 when available; 1 disables it).
+        engine: ``Engine("ray")`` fingerprints a ``.jsonl`` file or URI on Ray (the
+            expensive pass); matching and keep-first run on the driver, so drops, clusters
+            and rejects are those of the local engine. ``output`` may then be a folder of
+            shards (``out/``) with a manifest.
 
     Returns:
         The :class:`DedupReport`; ``read == kept + rejected``.
@@ -122,7 +128,7 @@ def dedup(
     config = config or DedupConfig()
     fmt = resolve_format(input, format, majority=rejects is not None)
     # The input first: a large input can then use forked workers (see fingerprint).
-    fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers)]
+    fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers, engine=engine)]
     if against is not None:
         # The eval set is detected on its own: it may be in another format (views compare
         # records). It goes first in the list: matching indexes it before the input.
@@ -171,7 +177,11 @@ def dedup(
                         similarity=None if sim is None else round(sim, 4),
                     )
 
-        written = [write_kept(kept_rows(), output)]
+        def summary(n: int) -> dict[str, Any]:
+            reasons = dict(sorted(sink.counts.items()))
+            return {"source": str(input), "mode": config.mode, "engine": engine.name if engine else "local", "read": n + sink.total, "kept": n, "rejected": sink.total, "reasons": reasons}
+
+        written = [write_kept(kept_rows(), output, summary)]
     result.kept = written[0]
     result.rejected = sink.total
     result.read = result.kept + result.rejected

@@ -20,9 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..api import RejectSink
+from ..engines.base import Engine
 from ..formats import Format
 from ..io import write_rows
 from ..progress import progress
@@ -229,6 +231,7 @@ class Repetition:
 
 
 Measure = Literal["total", "prompt", "trainable"]
+RANGE_BYTES = 1 << 20  # token filters count ~750 records of 1.3 KB per range
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,10 @@ class Tokens:
             options = dataclasses.replace(self.media or MediaOptions(), unknown="error")
             object.__setattr__(self, "_tools", (tok, tpl, media_tokens(tok, tpl, options)))
         return self._tools  # type: ignore[no-any-return]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a worker process loads its own tokenizer (the loaded one does not pickle)
+        return {**self.__dict__, "_tools": None}
 
     def check(self, record: Record) -> Drop | None:
         from ..media.tokens import MediaError
@@ -317,12 +324,15 @@ def filter(  # noqa: A001 - the API mirrors the command name
     *,
     rejects: PathLike | None = None,
     format: str | Format = "auto",
+    engine: Engine | None = None,
 ) -> FilterReport:
     """Write the rows of ``input`` that pass every condition to ``output`` (verbatim).
 
     Dropped rows go to ``rejects`` (JSONL: reason code, message, field, source line and
     the row) when given; rows that do not decode go there too (otherwise the first one
-    stops the run, as in ``convert``).
+    stops the run, as in ``convert``). ``engine=Engine("ray")`` filters the byte ranges
+    of a ``.jsonl`` file or URI on Ray, with the same kept rows, order and rejects;
+    ``output`` may then be a folder of shards (``out/``) with a manifest.
 
     >>> import json, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -332,6 +342,8 @@ def filter(  # noqa: A001 - the API mirrors the command name
     FilterReport(read=2, kept=1, rejected=1, reasons={'empty-turn': 1})
     """
     fmt = resolve_format(input, format, majority=rejects is not None)
+    if engine is not None and engine.ray:
+        return _filter_ranges(input, output, fmt, filters, rejects, engine)
     kept = [0]
     with RejectSink(rejects) as sink, progress(f"filtering {input}") as advance:
 
@@ -351,3 +363,81 @@ def filter(  # noqa: A001 - the API mirrors the command name
 
         write_rows(counted(passing(), kept), output)
     return FilterReport(read=kept[0] + sink.total, kept=kept[0], rejected=sink.total, reasons=dict(sorted(sink.counts.items())))
+
+
+# The per-range step of the Ray engine: the same decode, the same first_drop and the
+# same JSONL bytes as the loop above, with line numbers local to the range. A line that
+# is not a JSON object is an event too (rejected with --rejects, else the error), as
+# :func:`._stream.tolerant_rows` makes it for the loop above.
+_JOB: dict[str, Any] = {}
+_Event = tuple[int, Any, tuple[Any, ...] | None, Drop | None, str | None]  # line, row, decode issues, drop, remedy
+
+
+def _init_ranges(path: str, fmt: Format, filters: tuple[Filter, ...]) -> None:
+    _JOB.update(path=path, fmt=fmt, filters=filters)
+
+
+def _filter_range(span: tuple[int, int]) -> tuple[int, bytes, int, list[_Event]]:
+    from ..engines.local import line_count, read_span
+    from ..errors import Issue, RecordError
+    from ..io.files import BadLine, range_rows
+    from ..io.lines import dumps_line
+    from ..record import Source
+
+    path: str = _JOB["path"]
+    data = read_span(path, span)
+    decode, filters = _JOB["fmt"].decode, _JOB["filters"]
+    kept: list[bytes] = []
+    events: list[_Event] = []
+    for lineno, row in range_rows(data, tolerant=True):
+        if type(row) is BadLine:
+            events.append((lineno, row.text, (Issue(row.code, row.message),), None, row.remedy))
+            continue
+        try:
+            # the Source matters: relative media paths resolve from the file's folder
+            record = decode(row, Source(path, lineno, "line"))
+        except RecordError as err:
+            events.append((lineno, row, err.issues, None, err.remedy))
+            continue
+        drop = first_drop(record, filters)
+        if drop is None:
+            kept.append(dumps_line(row))
+        else:
+            events.append((lineno, row, None, drop, None))
+    return line_count(data), b"".join(kept), len(kept), events
+
+
+def _filter_ranges(input: PathLike, output: PathLike, fmt: Format, filters: Sequence[Filter], rejects: PathLike | None, engine: Engine) -> FilterReport:
+    from ..engines.run import ordered_ranges, require_ranges
+    from ..errors import RecordError
+    from ..io import remote
+    from ..io.safety import active_budget
+    from ..io.shards import ShardWriter, jsonl_output
+    from ..record import Source
+
+    require_ranges(input, output)
+    path, base, kept, rows = str(input), 0, 0, 0
+    total = remote.size(path) if remote.is_uri(path) else Path(path).stat().st_size
+    job = ordered_ranges(input, _filter_range, workers=1, chunk=RANGE_BYTES, initializer=_init_ranges, initargs=(path, fmt, tuple(filters)), engine=engine)
+    with RejectSink(rejects) as sink, jsonl_output(output) as out, job as results, progress(f"filtering {input}", total=total, unit="bytes") as advance:
+        for (start, end), (lines, data, n, events) in results:
+            for lineno, row, issues, drop, remedy in events:
+                source = Source(path, base + lineno, "line")
+                if drop is not None:
+                    rows += 1
+                    sink.reject(row, source, drop.code, drop.message, field=drop.field)
+                    continue
+                error = RecordError(list(issues or ()), path=path, line=source.line, remedy=remedy)
+                if rejects is None:
+                    raise error
+                rows += not isinstance(row, (str, type(None)))
+                sink.add(row, source, error)
+            out.write(data)
+            kept, rows, base = kept + n, rows + n, base + lines
+            advance(end - start)
+        if (budget := active_budget()) is not None:  # --max-rejects FRACTION: what was read here
+            budget.note_read(path, rows)
+        report = FilterReport(read=kept + sink.total, kept=kept, rejected=sink.total, reasons=dict(sorted(sink.counts.items())))
+        if isinstance(out, ShardWriter):
+            out.summary = {"source": path, "engine": engine.name, **report.to_dict()}
+    return report

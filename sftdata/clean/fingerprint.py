@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engines.local import cpu_count, ordered_ranges, read_span
+from ..engines.base import LOCAL, Engine
+from ..engines.local import cpu_count, read_span
+from ..engines.run import ordered_ranges, require_ranges
 from ..errors import Issue, ReadError, RecordError
 from ..formats import Format
-from ..io import suffix_of
+from ..io import remote, suffix_of
 from ..io.files import BadLine, range_rows
 from ..progress import progress
 from ..record import Source
@@ -90,7 +92,7 @@ def _work(span: tuple[int, int]) -> _Chunk:
     return chunk
 
 
-def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label: str | None, workers: int) -> Fingerprints:
+def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label: str | None, workers: int, engine: Engine = LOCAL) -> Fingerprints:
     np = _np()
     name = str(path)
     # Fork when it is safe: workers start at once and, unlike spawned ones, never re-run
@@ -105,8 +107,9 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     rows = base = 0
     cache = ShingleCache(config.cache_mb << 20, spill=True) if config.mode == "near" and config.cache_mb > 0 else None
     # The pool first: no progress-bar thread exists yet when the workers fork.
-    job = ordered_ranges(Path(path), _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe())
-    with job as results, progress(f"fingerprinting {path}", total=Path(path).stat().st_size, unit="bytes") as advance:
+    job = ordered_ranges(path, _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe(), engine=engine)
+    total = remote.size(name) if remote.is_uri(name) else Path(path).stat().st_size
+    with job as results, progress(f"fingerprinting {path}", total=total, unit="bytes") as advance:
         for (start, end), chunk in results:
             if chunk.error is not None:
                 message, lineno, code, remedy = chunk.error
@@ -137,13 +140,17 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     )
 
 
-def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None) -> Fingerprints:
+def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None, engine: Engine | None = None) -> Fingerprints:
     """Pass 1: stream ``path`` and fingerprint every row (see the module docstring).
 
     A large uncompressed ``.jsonl`` is fingerprinted by ``workers`` processes (default:
     up to 2 when the machine has them), each reading its own byte range; the result is
-    the same as in one process.
+    the same as in one process. ``engine=Engine("ray")`` fingerprints the ranges of a
+    ``.jsonl`` file or URI on Ray, with the same result.
     """
+    if engine is not None and engine.ray:
+        require_ranges(path)
+        return fingerprint_parallel(path, fmt, config, label, 1, engine)
     if worth_it(path, workers):
         return fingerprint_parallel(path, fmt, config, label, workers or default_workers())
     acc = _Accumulator(config, label)

@@ -9,6 +9,7 @@ import click
 import orjson
 
 from . import quiet
+from .engine import engine_of, engine_options
 from .stats import CUTOFF_HELP, TEMPLATE_HELP, TOKENIZER_HELP, cutoff_for, trainer_option
 from .stats_view import _n
 
@@ -32,8 +33,10 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 @click.option("--confine-media", is_flag=True, help="Never open a media path that resolves outside the dataset's folder and --media-root (media-outside becomes an error).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Also write the report as one self-contained HTML page (charts, clusters, rows as the model sees them).")
 @click.option("--lock", "lock_file", type=click.Path(dir_okay=False), help="A dataset lock (sftdata lock): say what changed since, instead of checking. INPUT defaults to the locked files.")
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema sftdata.check/1; with --lock sftdata.lock-diff/1).")
-def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, against: str | None, tokenizer: str | None, template: str | None, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, confine_media: bool, html_file: str | None, lock_file: str | None, as_json: bool) -> None:
+def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, against: str | None, tokenizer: str | None, template: str | None, no_tokens: bool, no_dedup: bool, threshold: float, profile: str, from_: str, media_root: str | None, no_media_check: bool, confine_media: bool, html_file: str | None, lock_file: str | None,
+              engine: str, ray_address: str | None, as_json: bool) -> None:
     """Everything worth knowing about INPUTS before a training run, read-only.
 
     INPUTS is one file, several files, or a LLaMA-Factory dataset_info.json (every
@@ -82,6 +85,7 @@ def check_cmd(inputs: tuple[str, ...], cutoff_len: int | None, trainer: str, aga
         threshold=threshold,
         near_duplicates=not no_dedup,
         details=html_file is not None,
+        engine=engine_of(engine, ray_address),
         **options,
     )
     if html_file is not None:

@@ -9,6 +9,7 @@ import orjson
 
 from ..errors import UsageError
 from . import say
+from .engine import engine_of, engine_options
 from .stats import TRAIN_ON_HELP, media_config, media_options, trainer_option
 from .stats_view import _n
 
@@ -43,9 +44,10 @@ def _echo_result(result: Any, as_json: bool, head: str, rejects: str | None) -> 
 @click.option("--rejects", type=click.Path(), help="JSONL of dropped rows with reason, duplicate_of (file:line) and similarity.")
 @click.option("--report", type=click.Path(), help="JSON cluster report: sizes, kept record, members, examples, eval matches.")
 @click.option("--from", "from_", default="auto", show_default=True, help=FROM_HELP)
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def dedup_cmd(input: str, output: str, mode: str, threshold: float, view: str, normalize_: str | None, keep: str, ngram: int, char_ngram: int, unit: str,
-              against: str | None, within: bool, rejects: str | None, report: str | None, from_: str, as_json: bool) -> None:
+              against: str | None, within: bool, rejects: str | None, report: str | None, from_: str, engine: str, ray_address: str | None, as_json: bool) -> None:
     """Remove exact or near-duplicate records from INPUT.
 
     Example: sftdata dedup train.jsonl -o dedup.jsonl --rejects dups.jsonl --report clusters.json
@@ -58,7 +60,7 @@ def dedup_cmd(input: str, output: str, mode: str, threshold: float, view: str, n
     sketch = SketchConfig(ngram=ngram, char_ngram=char_ngram, unit=unit, bands=bands, rows=rows)  # type: ignore[arg-type]
     norms = parse_norms(normalize_, None) if normalize_ is not None else None  # type: ignore[arg-type]
     config = DedupConfig(mode=mode, view=view, threshold=threshold, normalize=norms, sketch=sketch, keep=keep, within=within)  # type: ignore[arg-type]
-    result = dedup(input, output, config, against=against, rejects=rejects, report=report, format=from_)
+    result = dedup(input, output, config, against=against, rejects=rejects, report=report, format=from_, engine=engine_of(engine, ray_address))
     head = f"{input} -> {output}: read {result.read}, kept {result.kept}, rejected {result.rejected} ({_n(result.clusters, 'cluster')}, largest {result.largest_cluster})"
     if against:
         head += f"; {result.eval_matches} match {against}"
@@ -116,12 +118,13 @@ def _script(spec: str) -> Any:
 @media_options
 @click.option("--rejects", type=click.Path(), help="JSONL of dropped rows with reason code, message and source line.")
 @click.option("--from", "from_", default="auto", show_default=True, help=FROM_HELP)
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None, max_turns: int | None, min_chars: int | None, max_chars: int | None, chars_view: str,
                scripts: tuple[str, ...], keep_if: tuple[str, ...], drop_if: tuple[str, ...], max_repetition: float | None, repetition_n: int,
                min_tokens: int | None, max_tokens: int | None, max_prompt_tokens: int | None, min_trainable_tokens: int | None, max_trainable_tokens: int | None,
                tokenizer: str, template: str, trainer: str, train_on: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, confine_media: bool,
-               rejects: str | None, from_: str, as_json: bool) -> None:
+               rejects: str | None, from_: str, engine: str, ray_address: str | None, as_json: bool) -> None:
     """Keep the records of INPUT that pass every condition; all conditions run in one pass.
 
     Example: sftdata filter in.jsonl -o out.jsonl --max-tokens 2048 --min-turns 1 --rejects dropped.jsonl
@@ -146,7 +149,7 @@ def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None,
             chain.append(F.Tokens(lo, hi, measure=measure, tokenizer=tokenizer, template=template, media=media, trainer=trainer, train_on=train_on))  # type: ignore[arg-type]
     if not chain:
         raise UsageError("no condition given, so nothing would be filtered.", remedy="Add at least one condition, e.g. --max-tokens 2048 or --drop-empty; see `sftdata filter --help`.")
-    result = F.filter(input, output, chain, rejects=rejects, format=from_)
+    result = F.filter(input, output, chain, rejects=rejects, format=from_, engine=engine_of(engine, ray_address))
     _echo_result(result, as_json, f"{input} -> {output}: read {result.read}, kept {result.kept}, rejected {result.rejected}", rejects)
 
 

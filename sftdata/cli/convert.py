@@ -10,6 +10,7 @@ import orjson
 
 from ..errors import UsageError
 from . import say
+from .engine import engine_of, engine_options
 
 _DATASET_INFO = click.option(
     "--dataset-info",
@@ -23,7 +24,7 @@ _DATASET_INFO = click.option(
 
 @click.command("convert")
 @click.argument("input", type=click.Path(dir_okay=True), required=False)
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output file; its suffix picks the file type (.jsonl, .json, .parquet, .xlsx).")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file; its suffix picks the file type (.jsonl, .json, .parquet, .xlsx). With --engine ray, a folder (out/) gets part-00000.jsonl... and manifest.json.")
 @click.option("--to", "to", required=True, help="Target format (see `sftdata formats`).")
 @click.option("--from", "from_", default="auto", show_default=True, help="Source format, or auto to detect it.")
 @click.option("--strict", is_flag=True, help="Fail instead of dropping fields the target cannot carry.")
@@ -42,6 +43,7 @@ _DATASET_INFO = click.option(
 @click.option("--input-type", "input_type", default=None, metavar="TYPE", help="Read INPUT as this file type whatever its suffix: jsonl, json, csv, tsv, parquet, xlsx, txt (e.g. a JSON Lines file named data.log).")
 @click.option("--unpair", is_flag=True, help="Write each preference pair as two KTO rows: prompt + chosen (label true) and prompt + rejected (label false), as TRL's unpair_preference_dataset does.")
 @click.option("--pair", "pair_", is_flag=True, help="Pair KTO rows with the same prompt into preference rows (a desirable with an undesirable, in file order); rows left without a partner go to --rejects (unpaired-kto).")
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def convert_cmd(
     input: str | None,
@@ -64,6 +66,8 @@ def convert_cmd(
     input_type: str | None,
     unpair: bool,
     pair_: bool,
+    engine: str,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Convert INPUT to another format.
@@ -97,7 +101,7 @@ def convert_cmd(
         raise UsageError("--unpair and --pair cannot be combined.", remedy="Use --unpair (preference -> KTO) or --pair (KTO -> preference).")
     rewrite = Rewrite(tool_call_ids=tool_ids, media_root=media_root, media_base=media_base)
     reshape = "unpair" if unpair else "pair" if pair_ else None
-    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite, reshape=reshape, input_type=input_type)
+    result = convert(input, output, to=to, from_=source, strict=strict, rejects=rejects, workers=workers, register=register, name=name, dataset_info=dataset_info, rewrite=rewrite, reshape=reshape, input_type=input_type, engine=engine_of(engine, ray_address))
     input = input or dataset_info[1]  # type: ignore[index]
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())

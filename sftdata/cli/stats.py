@@ -10,6 +10,7 @@ import click
 import orjson
 
 from ..errors import UsageError
+from .engine import engine_of, engine_options
 
 TEMPLATE_HELP = "Chat template: qwen, qwen2_vl, chatml, llama3, llama2, mistral, vicuna, alpaca, plain, or hf (the tokenizer folder's own)."
 TOKENIZER_HELP = "Tokenizer: qwen2.5 (built in, offline; aliases qwen2, qwen), a tiktoken encoding, a local HF tokenizer folder or a hub id."
@@ -79,8 +80,9 @@ def _common(f: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--buckets", help="Comma-separated shape buckets (e.g. 256,512,1024,2048): the padding they cost and how many distinct shapes an epoch compiles (Ascend NPU).")
 @media_options
+@engine_options
 def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: str | None, trainer: str, cutoff_len: int | None, epochs: float, workers: int | None, rejects: str | None, plot: str | None, as_json: bool,
-              buckets: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, confine_media: bool) -> None:
+              buckets: str | None, media_model: str, image_max_pixels: int, image_min_pixels: int, media_root: str | None, confine_media: bool, engine: str, ray_address: str | None) -> None:
     """Token statistics of INPUT after the chat template.
 
     Per record: total, prompt, trainable and template-overhead tokens, turns and media;
@@ -105,7 +107,7 @@ def stats_cmd(input: str, tokenizer: str, template: str, from_: str, train_on: s
     config = StatsConfig(tokenizer=tokenizer, template=template, train_on=train_on, cutoff_len=cutoff_for(trainer, cutoff_len), epochs=epochs, format=from_,  # type: ignore[arg-type]
                          media=media_config(media_model, image_max_pixels, image_min_pixels, media_root, confine=confine_media), trainer=trainer, buckets=shapes)
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress(f"tokenizing {input}")) as bar:
-        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
+        report = token_stats(input, config, workers=workers, rejects=sink if rejects else None, progress=bar.update, engine=engine_of(engine, ray_address))
     if plot:
         from ..stats.plot import plot_lengths
 

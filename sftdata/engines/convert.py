@@ -30,7 +30,9 @@ from ..formats import Format
 from ..formats.rewrite import Steps
 from ..io.files import BadLine, range_rows
 from ..record import Source
-from .local import cpu_count, line_count, ordered_ranges, read_span
+from .base import LOCAL, Engine
+from .local import cpu_count, line_count, read_span
+from .run import ordered_ranges
 
 MIN_BYTES = 32 << 20  # below this, starting processes costs more than it saves
 CHUNK_BYTES = 4 << 20
@@ -149,8 +151,8 @@ class ParallelCounts:
 
 
 def convert_jsonl_parallel(
-    src: Path,
-    out: IO[bytes],
+    src: str | Path,
+    out: IO[bytes] | Any,
     source_fmt: Format,
     target: Format,
     *,
@@ -159,6 +161,7 @@ def convert_jsonl_parallel(
     workers: int,
     steps: Steps | None = None,
     progress: Callable[[], ContextManager[Callable[[int], None]]] | None = None,
+    engine: Engine = LOCAL,
 ) -> ParallelCounts:
     """Convert ``src`` (JSONL) into ``out`` with ``workers`` processes, in file order.
 
@@ -172,7 +175,7 @@ def convert_jsonl_parallel(
     counts = ParallelCounts()
     base = 0
     initargs = (path, source_fmt, target, strict, rejects is not None, steps or Steps())
-    with ordered_ranges(src, _convert_range, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=initargs) as results, (progress or _no_bar)() as advance:
+    with ordered_ranges(src, _convert_range, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=initargs, engine=engine) as results, (progress or _no_bar)() as advance:
         for _, result in results:
             if result.error is not None:
                 raise _revive(result, path, base)

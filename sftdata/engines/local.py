@@ -22,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..io import remote
 from ..io.files import read_span as _read_span
 from ..io.files import spans
 
@@ -36,7 +37,9 @@ def cpu_count() -> int:
 
 def read_span(path: str | os.PathLike[str], span: Span) -> bytes:
     """The bytes of one range, read by the worker itself (bounded: see
-    :func:`sftdata.io.files.read_span`)."""
+    :func:`sftdata.io.files.read_span`); from a URI on the Ray engine."""
+    if remote.is_uri(path):
+        return remote.read_span(str(path), span)
     return _read_span(path, span)
 
 

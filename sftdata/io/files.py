@@ -73,14 +73,15 @@ def spans(path: Path, chunk: int | None = None) -> Iterator[tuple[int, int]]:
             start = min(end, size)
 
 
-def read_span(path: str | os.PathLike[str], span: tuple[int, int]) -> bytes:
+def read_span(path: str | os.PathLike[str], span: tuple[int, int], opener: Callable[[], IO[bytes]] | None = None) -> bytes:
     """The bytes of one range, read by a worker itself. A UTF-8 byte-order mark at the
     start of the file is dropped; a range holding a line above the line cap (see
     :func:`max_line_bytes`) is read a line at a time and that line replaced by a marker
-    that :func:`range_rows` reports as ``too-long`` (memory stays bounded)."""
+    that :func:`range_rows` reports as ``too-long`` (memory stays bounded). ``opener``
+    opens the file some other way (:func:`sftdata.io.remote.read_span`: a URI)."""
     start, end = span
     limit = max_line_bytes()
-    with open(path, "rb") as fh:
+    with opener() if opener is not None else open(path, "rb") as fh:
         fh.seek(start)
         if end - start <= limit:
             data = fh.read(end - start)

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, missing
+from ..record import Source
+from .compression import suffix_of
 
 BUFFER = 1 << 20
 
@@ -63,6 +65,24 @@ def size(uri: str) -> int:
         return int(fs.info(path)["size"])
     except FileNotFoundError:
         raise _not_found(uri) from None
+
+
+def open_range(uri: str, size: int) -> Any:
+    """A remote file opened for reading a range of ``size`` bytes (one ranged request
+    when the range fits the buffer)."""
+    fs, path = filesystem(uri)
+    try:
+        return fs.open(path, "rb", block_size=max(BUFFER, min(size, 64 * BUFFER)))
+    except FileNotFoundError:
+        raise _not_found(uri) from None
+
+
+def read_span(uri: str, span: tuple[int, int]) -> bytes:
+    """:func:`sftdata.io.files.read_span` of a remote file: the same bytes (byte-order
+    mark dropped, a line above the cap replaced by its marker), read by the worker itself."""
+    from .files import read_span as read_local_span
+
+    return read_local_span(uri, span, opener=lambda: open_range(uri, span[1] - span[0]))
 
 
 def read_range(uri: str, start: int, end: int) -> bytes:
@@ -133,6 +153,76 @@ def upload(local: Path, uri: str, replace: dict[str, str] | None = None) -> None
             for old, new in pairs:
                 line = line.replace(old, new)
             dst.write(line)
+
+
+def open_binary(uri: str, compression: str | None) -> Any:
+    """A remote file for reading (``.gz`` decompressed on the fly)."""
+    fs, path = filesystem(uri)
+    try:
+        raw = fs.open(path, "rb", block_size=BUFFER)
+    except FileNotFoundError:
+        raise _not_found(uri) from None
+    if compression == ".gz":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def read_rows(uri: str, *, json_cells: bool = True, position: Any = None, bad: Any = None) -> Iterator[tuple[dict[str, Any], Source]]:
+    """Rows of a remote file with the URI as their provenance. JSON Lines (plain or
+    ``.gz``) are streamed (the line cap, a byte-order mark and ``bad`` as for a local
+    file); other file types (``.zst``, a ``.json`` array, Parquet, spreadsheets) are
+    copied to a temporary file first (streamed), removed once read."""
+    suffix, compression = suffix_of(uri)
+    size(uri)  # a missing object fails here, before the first row is asked for
+    if suffix in (".jsonl", ".ndjson") and compression in (None, ".gz"):
+        return _streamed_rows(uri, compression, position, bad)
+    return _staged_rows(uri, json_cells, position, bad)
+
+
+def open_jsonl(uri: str, compression: str | None) -> Any:
+    """A remote JSON Lines file for reading, as :func:`sftdata.io.compression.open_binary`
+    opens a local one: buffered, ``.gz`` decompressed, a UTF-8 byte-order mark skipped."""
+    import io
+
+    from .compression import BOM
+
+    fh = io.BufferedReader(open_binary(uri, compression), buffer_size=BUFFER)
+    if fh.peek(3)[:3] == BOM:
+        fh.read(3)
+    return fh
+
+
+def _streamed_rows(uri: str, compression: str | None, position: Any, bad: Any) -> Iterator[tuple[dict[str, Any], Source]]:
+    from .lines import jsonl_rows
+
+    with open_jsonl(uri, compression) as fh:
+        yield from jsonl_rows(fh, uri, position, bad)
+
+
+def _staged_rows(uri: str, json_cells: bool, position: Any, bad: Any) -> Iterator[tuple[dict[str, Any], Source]]:
+    from . import files
+
+    def relocated(text: Any, source: Source, *rest: Any) -> None:
+        bad(text, Source(uri, source.line, source.unit), *rest)
+
+    with Staging() as stage:
+        local = stage.input(uri)
+        for row, source in files.read_rows(local, json_cells=json_cells, position=position, bad=None if bad is None else relocated):
+            yield row, Source(uri, source.line, source.unit)
+
+
+def write_rows(rows: Any, uri: str) -> int:
+    """Write rows to a temporary file by the URI's suffix, then upload it (only when
+    every row was written: a failed run leaves no object behind)."""
+    from . import files
+
+    with Staging() as stage:
+        local = stage.output(uri)
+        n = files.write_rows(rows, local)
+        stage.commit()
+    return n
 
 
 class Staging:

@@ -17,16 +17,19 @@ import os
 import threading
 import time
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ..engines.local import line_count, ordered_ranges, read_span
+from ..engines.base import LOCAL, Engine
+from ..engines.local import line_count, read_span
+from ..engines.run import ordered_ranges, require_ranges
 from ..errors import Issue, RecordError, UsageError
 from ..formats import Format, get_format
 from ..io import read_rows
+from ..io.remote import is_uri
 from ..media.tokens import MediaOptions, MediaTokens, media_tokens
 from ..record import Source
 from ..templates import Template, TrainOn, get_template
@@ -136,12 +139,27 @@ def _plain_jsonl(path: Path) -> bool:
     return suffix_of(path) == (".jsonl", None)
 
 
-def _parallel_ranges(path: Path, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None]) -> None:
-    """Workers read byte ranges of a JSONL file themselves; results come back in file order."""
+def _init_job(path: str, fmt: Format, config: StatsConfig) -> None:
+    """Set a Ray actor up as the parent sets itself up before forking local workers."""
+    global _JOB, _PATH
+    _JOB, _PATH = _job(fmt, config), path
+
+
+def _job(fmt: Format, config: StatsConfig) -> tuple[Format, Tokenizer, Template, TrainOn, int | None, MediaTokens | None, str]:
+    """What :func:`_work` needs (``_JOB``): the same in the parent, a forked worker and a Ray actor."""
+    tokenizer = get_tokenizer(config.tokenizer)
+    template = get_template(config.template, tokenizer=tokenizer)
+    return fmt, tokenizer, template, config.train_on, config.cutoff_len, media_tokens(tokenizer, template, config.media), config.trainer
+
+
+def _parallel_ranges(path: Path | str, workers: int, absorb: Callable[[tuple[list[Row], list[Rejected]]], None], engine: Engine = LOCAL, job: tuple[Format, StatsConfig] | None = None) -> None:
+    """Workers read byte ranges of a JSONL file themselves; results come back in file order.
+    Local workers inherit the job by fork; Ray actors build it from ``job``."""
     from ..errors import ReadError
 
     base = 0
-    with ordered_ranges(path, _work_range, workers=workers, chunk=RANGE_BYTES) as results:
+    init: dict[str, Any] = {"initializer": _init_job, "initargs": (str(path), *job)} if engine.ray and job is not None else {}
+    with ordered_ranges(path, _work_range, workers=workers, chunk=RANGE_BYTES, engine=engine, **init) as results:
         for _, (lines, done, rejected, error) in results:
             if error is not None:
                 message, code, lineno, remedy, fld = error
@@ -172,6 +190,7 @@ def token_stats(
     workers: int | None = None,
     rejects: Any = None,
     progress: Callable[[int], None] | None = None,
+    engine: Engine | None = None,
     **options: Any,
 ) -> StatsReport:
     """Token statistics of a file (see :class:`~sftdata.stats.report.StatsReport`).
@@ -185,10 +204,16 @@ def token_stats(
         rejects: a :class:`~sftdata.api.RejectSink` for rows that do not decode;
             without one, the first such row raises.
         progress: called with the number of rows done after each chunk.
+        engine: ``Engine("ray")`` counts a ``.jsonl`` file or URI on Ray, with the same
+            report (the per-record counts are gathered in file order, so every total and
+            percentile is exact).
     """
     global _JOB, _PATH
     config = config or StatsConfig(**options)
-    p = Path(path)
+    on_ray = engine is not None and engine.ray
+    if on_ray:
+        require_ranges(path)
+    p: Any = str(path) if is_uri(path) else Path(path)
     if isinstance(config.format, Format):  # a dataset_info.json entry's codec
         fmt = config.format
     elif config.format == "auto":
@@ -197,20 +222,29 @@ def token_stats(
         fmt = get_format(detect(p, majority=rejects is not None).format)
     else:
         fmt = get_format(config.format)
-    tokenizer = get_tokenizer(config.tokenizer)
-    template = get_template(config.template, tokenizer=tokenizer)
-    media = media_tokens(tokenizer, template, config.media)
-    workers = workers or default_workers(p)
+    _, tokenizer, template, _, _, media, _ = job = _job(fmt, config)
+    workers = workers or (1 if on_ray else default_workers(p))
     columns = Columns()
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
-    _JOB = (fmt, tokenizer, template, config.train_on, config.cutoff_len, media, config.trainer)  # type: ignore[assignment]
-    rows = read_rows(p, bad=rejects.bad_line if rejects is not None else None)
+    _JOB = job
+    # Lines that are not JSON objects wait here and join their chunk's rejects in line
+    # order, so the rejects file lists rows in file order as the range path writes it.
+    unread: deque[tuple[Any, Source, str, str, str]] = deque()
+    rows = read_rows(p, bad=(lambda *line: unread.append(line)) if rejects is not None else None)
 
     def absorb(result: tuple[list[Row], list[Rejected]]) -> None:
         done, bad = result
         columns.extend(done)
-        for row, source, issues in bad:
+        if unread:
+            events: list[tuple[Any, ...]] = list(bad)
+            while unread:
+                events.append(unread.popleft())
+            bad = sorted(events, key=lambda e: e[1].line if e[1] else 0)  # type: ignore[assignment]
+        for row, source, issues, *line in bad:  # type: ignore[misc]
+            if line:  # a line that is not a JSON object (text, source, code, message, remedy)
+                rejects.bad_line(row, source, issues, *line)
+                continue
             err = RecordError(list(issues), path=source.path if source else None, line=source.line if source else None)
             if rejects is None:
                 raise err
@@ -223,7 +257,9 @@ def token_stats(
     # ~30% faster. Workers fork from here and inherit the frozen generation.
     gc.freeze()
     try:
-        if workers <= 1:
+        if on_ray:
+            _parallel_ranges(p, workers, absorb, engine or LOCAL, (fmt, config))
+        elif workers <= 1:
             for chunk in _chunks(rows, CHUNK, None):
                 absorb(_work(chunk))
         elif _plain_jsonl(p):
@@ -243,6 +279,8 @@ def token_stats(
                     stop.set()
                     gate.release()
                     raise
+        if unread:  # unreadable lines after the last row
+            absorb(([], []))
     finally:
         _JOB, _PATH = None, None
         gc.unfreeze()

@@ -9,8 +9,8 @@ import pytest
 
 import sftdata
 from sftdata.engines import convert as parallel
-from sftdata.io.files import spans
 from sftdata.errors import LossError, ReadError, RecordError
+from sftdata.io.files import spans
 
 GOOD = {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}
 TOOL = {"conversations": [{"from": "human", "value": "q"}, {"from": "function_call", "value": '{"name": "f", "arguments": {}, "id": "c1"}'}, {"from": "observation", "value": "1"}, {"from": "gpt", "value": "a"}]}
