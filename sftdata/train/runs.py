@@ -170,6 +170,7 @@ def read_run(path: str | Path, config: str | Path | None = None, name: str | Non
         "total_batch": per_device * accum * (world or 1) if isinstance(per_device, int) and isinstance(accum, int) else None,
         "steps": results.get("global_step", state.get("global_step", state.get("max_steps"))),
         "trainable_parameters": trainable if trainable is not None else (model["parameters"] if setup_full(lora, launch) else None),
+        **_data_lock(results.get("dataset_lock")),
     }
     out = {
         "runtime_s": results.get("train_runtime"),
@@ -181,6 +182,19 @@ def read_run(path: str | Path, config: str | Path | None = None, name: str | Non
         "flos": results.get("total_flos", state.get("total_flos")),
     }
     return Run(name or run_dir.name, run_dir, model, setup, out, curve, evals)
+
+
+def _data_lock(lock: Any) -> dict[str, Any]:
+    """What ``sftdata train`` recorded of its data (``dataset_lock`` in train_results.json):
+    the lock's digest and the files with their sha256, so two runs on different data differ."""
+    if not isinstance(lock, dict):
+        return {"data_digest": None, "data_files": None}
+    files = [f for f in lock.get("files", []) if isinstance(f, dict)]
+    digest = lock.get("digest")
+    return {
+        "data_digest": digest.removeprefix("sha256:")[:16] if isinstance(digest, str) else None,
+        "data_files": ", ".join(f"{Path(str(f.get('path'))).name}@{str(f.get('sha256', ''))[:12]}" for f in files) or None,
+    }
 
 
 def setup_full(lora: bool, launch: dict[str, Any]) -> bool:

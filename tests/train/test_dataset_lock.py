@@ -44,3 +44,21 @@ def test_a_run_writes_the_lock_of_its_data(tiny_model: Path, sft_file: Path, tmp
     assert [(f["sha256"], f["size"], f["lines_digest"], f["format"], f["records"]) for f in light["files"]] == [(sha, size, lines, "sharegpt", None)]
     assert light["settings"] == {**json.loads(lock_path.read_text())["settings"]}
     assert light["digest"] == locked.digest  # same data, same settings: same digest
+
+
+def test_runs_compare_shows_which_data_each_run_trained_on(tiny_model: Path, sft_file: Path, tmp_path: Path) -> None:
+    from sftdata.train.runs import compare
+
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(sft_file.read_bytes().replace(b"\n", b"\n", 1) + sft_file.read_bytes().splitlines(keepends=True)[0])
+    runs = []
+    for name, data in (("a", sft_file), ("b", sft_file), ("c", other)):
+        sftdata.train(base_config(tiny_model, data, tmp_path / name, max_steps=1))
+        runs.append(tmp_path / name)
+    table = compare(runs)
+    digests = [r.setup["data_digest"] for r in table.runs]
+    files = [r.setup["data_files"] for r in table.runs]
+    assert digests[0] == digests[1] != digests[2] and all(isinstance(d, str) and len(d) == 16 for d in digests)
+    assert files[0] == f"{sft_file.name}@{hash_file(sft_file)[0][:12]}"
+    assert files[2] == f"other.jsonl@{hash_file(other)[0][:12]}"
+    assert any(key == "data_digest" and differs for _section, key, _values, differs in table.rows())

@@ -3,6 +3,8 @@ like LLaMA-Factory's LoRA output (HF Trainer files + its YAML)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import struct
 from pathlib import Path
@@ -44,8 +46,10 @@ def test_runs_compare_reads_sftdata_and_llamafactory_runs(tiny_model: Path, tmp_
     a, b = result.runs
     n_params = 151936 * 64 * 2 + 2 * (64 * 64 * 2 + 2 * 64 * 32 + 64 + 2 * 32 + 3 * 64 * 128 + 2 * 64) + 64
     assert a.model == b.model == {"name": str(tiny_model), "architecture": "Qwen2ForCausalLM", "parameters": n_params, "hidden_size": 64, "layers": 2, "attention_heads": 4, "kv_heads": 2, "vocab_size": 151936, "tie_word_embeddings": False, "sliding_window": None}
-    assert a.setup == {"stage": "sft", "finetuning_type": "full", "lora_rank": None, "lora_alpha": None, "lora_target": None, "dtype": "fp32", "gradient_checkpointing": False, "learning_rate": 1e-3, "cutoff_len": 128, "samples": 8, "epochs": 3.0, "per_device_batch": 4, "gradient_accumulation": 2, "devices": 1, "total_batch": 8, "steps": 2, "trainable_parameters": n_params}
-    assert b.setup == {"stage": "sft", "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 32, "lora_target": "q_proj,v_proj", "dtype": "bf16", "gradient_checkpointing": None, "learning_rate": 1e-4, "cutoff_len": None, "samples": None, "epochs": 3.0, "per_device_batch": 2, "gradient_accumulation": 4, "devices": None, "total_batch": 8, "steps": 60, "trainable_parameters": 2048}
+    data_files = f"d.jsonl@{hashlib.sha256(data.read_bytes()).hexdigest()[:12]}"
+    assert a.setup == {"stage": "sft", "finetuning_type": "full", "lora_rank": None, "lora_alpha": None, "lora_target": None, "dtype": "fp32", "gradient_checkpointing": False, "learning_rate": 1e-3, "cutoff_len": 128, "samples": 8, "epochs": 3.0, "per_device_batch": 4, "gradient_accumulation": 2, "devices": 1, "total_batch": 8, "steps": 2, "trainable_parameters": n_params,
+                       "data_digest": metrics["dataset_lock"]["digest"].removeprefix("sha256:")[:16], "data_files": data_files}  # fmt: skip
+    assert b.setup == {"stage": "sft", "finetuning_type": "lora", "lora_rank": 16, "lora_alpha": 32, "lora_target": "q_proj,v_proj", "dtype": "bf16", "gradient_checkpointing": None, "learning_rate": 1e-4, "cutoff_len": None, "samples": None, "epochs": 3.0, "per_device_batch": 2, "gradient_accumulation": 4, "devices": None, "total_batch": 8, "steps": 60, "trainable_parameters": 2048, "data_digest": None, "data_files": None}
     assert a.results == {"runtime_s": metrics["train_runtime"], "samples_per_second": metrics["train_samples_per_second"], "steps_per_second": metrics["train_steps_per_second"], "train_loss": metrics["train_loss"], "final_logged_loss": a.curve[-1][1], "eval_loss": None, "flos": None}
     assert b.results == {"runtime_s": 120.5, "samples_per_second": 4.2, "steps_per_second": 0.5, "train_loss": 1.25, "final_logged_loss": 1.5, "eval_loss": 1.4, "flos": 123456789.0}
     assert (b.curve, b.eval_curve) == ([(10, 2.0), (20, 1.5)], [(20, 1.6)])
