@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,38 +12,17 @@ from click.testing import CliRunner
 pytest.importorskip("s3fs")
 pytest.importorskip("flask", reason="moto's server mode needs moto[server]")
 
+from _raydata import BUCKET  # the bucket of the session server (tests/conftest.py)
+
 from sftdata.cli import cli
 from sftdata.io.remote import Staging, expand, is_uri, read_range, spans
 
-BUCKET = "sftdata-test"
 
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[object]:
-    """A moto S3 server on 127.0.0.1; credentials and endpoint come from the environment,
-    as they would for a real bucket."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}")
-    import fsspec
-
-    fsspec.filesystem("s3").clear_instance_cache()
-    fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    try:
-        yield fs
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        fsspec.filesystem("s3").clear_instance_cache()
+@pytest.fixture
+def s3(s3_env: object) -> object:
+    """The session's moto S3 server on 127.0.0.1 (tests/conftest.py); credentials and
+    endpoint come from the environment, as they would for a real bucket."""
+    return s3_env
 
 
 def _data(tmp_path: Path) -> Path:
