@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..api import RejectSink
+from ..engines.base import Engine
 from ..errors import UsageError
 from ..formats import Format
 from ..progress import progress
@@ -80,7 +81,8 @@ def _targets(sizes: dict[Any, int], val_size: float) -> dict[Any, int]:
     return out
 
 
-def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto", workers: int | None = None) -> SplitReport:
+def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto", workers: int | None = None,
+          engine: Engine | None = None) -> SplitReport:
     """Write ``out_dir/train.jsonl`` and ``out_dir/val.jsonl`` (rows verbatim).
 
     Args:
@@ -91,13 +93,16 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
             the split, as in ``convert``).
         format: the input format, or ``"auto"``.
         workers: processes for fingerprinting a large plain ``.jsonl`` (1 disables).
+        engine: ``Engine("ray")`` fingerprints a ``.jsonl`` file on Ray and groups
+            near-duplicates there (see :mod:`sftdata.clean.distmatch`); the groups, and so
+            the split, are those of the local engine.
     """
     config = config or SplitConfig()
     if not (0 < config.val_size < 1 or (config.val_size >= 1 and float(config.val_size).is_integer())):
         raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
     fmt = resolve_format(input, format, majority=rejects is not None)
     mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
-    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers)
+    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers, engine=engine)
     np = _np()
     n = len(fp)
     if config.group == "none":
