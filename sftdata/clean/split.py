@@ -30,7 +30,7 @@ from ..errors import UsageError
 from ..formats import Format
 from ..progress import progress
 from ._stream import PathLike, lines, resolve_format, write_kept
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint, materialize
 from .index import MatchConfig, match
 from .sketch import _np
 
@@ -102,13 +102,22 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
         raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
     fmt = resolve_format(input, format, majority=rejects is not None)
     mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
-    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers, engine=engine)
+    on_ray = engine is not None and engine.ray and config.group != "none"
+    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers, engine=engine, remote_keys=on_ray)
     np = _np()
     n = len(fp)
     if config.group == "none":
         group = np.arange(n)
     else:
-        group = match([fp], mcfg, policy="all").group
+        found = None
+        if on_ray:
+            from .distmatch import match_on_ray
+
+            found = match_on_ray(fp, mcfg, engine, policy="all")  # type: ignore[arg-type]
+        if found is None:
+            fp = materialize(fp) if fp.ranges is not None else fp
+            found = match([fp], mcfg, policy="all")
+        group = found.group
     ok = np.ones(n, dtype=bool)
     ok[list(fp.failed)] = False
     if fp.failed and rejects is None:

@@ -16,6 +16,8 @@ from _raydata import mixed as _mixed
 from click.testing import CliRunner
 
 from sftdata.clean import fingerprint as fingerprint_module
+from sftdata.clean import dedup as dedup_module
+from sftdata.clean.dedup import DedupConfig, dedup
 from sftdata.clean.split import SplitConfig, split
 from sftdata.engines.base import Engine
 from sftdata.validate import ranges as validate_ranges
@@ -108,3 +110,27 @@ def test_split_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path:
     for name in ("train.jsonl", "val.jsonl"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
     assert (tmp_path / "ray.rej.jsonl").read_bytes() == (tmp_path / "local.rej.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize(("make", "config"), [
+    (_clusters, DedupConfig()),
+    (_clusters, DedupConfig(threshold=0.6)),
+    (_clusters, DedupConfig(mode="exact")),
+    (_mixed, DedupConfig()),
+    (_mixed, DedupConfig(keep="longest")),
+])
+def test_dedup_matched_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, config: DedupConfig) -> None:
+    from sftdata.clean import index
+
+    src = make(tmp_path / "in.jsonl")
+    local = dedup(src, tmp_path / "local.jsonl", config, rejects=tmp_path / "local.rej.jsonl", report=tmp_path / "local.json", format="sharegpt", workers=1)
+
+    def no_driver_matching(*args, **kwargs):
+        raise AssertionError("matched on the driver")
+
+    monkeypatch.setattr(dedup_module, "match", no_driver_matching)
+    ray = dedup(src, tmp_path / "ray.jsonl", config, rejects=tmp_path / "ray.rej.jsonl", report=tmp_path / "ray.json", format="sharegpt", engine=engine)
+    assert ray.to_dict() == local.to_dict()
+    assert local.clusters > 0
+    for name in (".jsonl", ".rej.jsonl", ".json"):
+        assert (tmp_path / f"ray{name}").read_bytes() == (tmp_path / f"local{name}").read_bytes(), name
