@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from sftdata.clean import fingerprint as fingerprint_module
 from sftdata.clean import dedup as dedup_module
+from sftdata.clean import split as split_module
 from sftdata.clean.dedup import DedupConfig, dedup
 from sftdata.clean.split import SplitConfig, split
 from sftdata.engines.base import Engine
@@ -96,14 +97,21 @@ def test_validate_cli_engine_ray(engine: Engine, small_ranges: None, tmp_path: P
     assert json.loads(ray.output) == json.loads(local.output)
 
 
-@pytest.mark.parametrize(("make", "config"), [
-    (_clusters, SplitConfig(val_size=0.2, seed=1)),
-    (_clusters, SplitConfig(val_size=30, seed=5, group="exact")),
-    (_mixed, SplitConfig(val_size=0.25, seed=2)),
+def _no_driver_matching(*args: object, **kwargs: object) -> None:
+    raise AssertionError("matched on the driver, not on Ray")
+
+
+@pytest.mark.parametrize(("make", "config", "on_ray"), [
+    (_clusters, SplitConfig(val_size=0.2, seed=1), True),
+    (_clusters, SplitConfig(val_size=30, seed=5, group="exact"), True),
+    # ~130 copies of each fixture row: past max_candidates, so grouped on the driver
+    (_mixed, SplitConfig(val_size=0.25, seed=2), False),
 ])
-def test_split_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path, make, config: SplitConfig) -> None:
+def test_split_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, config: SplitConfig, on_ray: bool) -> None:
     src = make(tmp_path / "in.jsonl")
     local = split(src, tmp_path / "local", config, rejects=tmp_path / "local.rej.jsonl", format="sharegpt", workers=1)
+    if on_ray:
+        monkeypatch.setattr(split_module, "match", _no_driver_matching)
     ray = split(src, tmp_path / "ray", config, rejects=tmp_path / "ray.rej.jsonl", format="sharegpt", engine=engine)
     assert ray.to_dict() == local.to_dict()
     assert local.groups > 0 and local.val > 0
@@ -114,21 +122,14 @@ def test_split_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path:
 
 @pytest.mark.parametrize(("make", "config"), [
     (_clusters, DedupConfig()),
-    (_clusters, DedupConfig(threshold=0.6)),
     (_clusters, DedupConfig(mode="exact")),
     (_mixed, DedupConfig()),
     (_mixed, DedupConfig(keep="longest")),
 ])
 def test_dedup_matched_on_ray_equals_local(engine: Engine, small_ranges: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, config: DedupConfig) -> None:
-    from sftdata.clean import index
-
     src = make(tmp_path / "in.jsonl")
     local = dedup(src, tmp_path / "local.jsonl", config, rejects=tmp_path / "local.rej.jsonl", report=tmp_path / "local.json", format="sharegpt", workers=1)
-
-    def no_driver_matching(*args, **kwargs):
-        raise AssertionError("matched on the driver")
-
-    monkeypatch.setattr(dedup_module, "match", no_driver_matching)
+    monkeypatch.setattr(dedup_module, "match", _no_driver_matching)
     ray = dedup(src, tmp_path / "ray.jsonl", config, rejects=tmp_path / "ray.rej.jsonl", report=tmp_path / "ray.json", format="sharegpt", engine=engine)
     assert ray.to_dict() == local.to_dict()
     assert local.clusters > 0
