@@ -30,6 +30,15 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 
+def salted_keys(keys: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+    """Each band key mixed with its band (a key means nothing in another band), and which
+    of them can index a row (nonzero before and after mixing)."""
+    np = _np()
+    with np.errstate(over="ignore"):
+        salted = keys ^ (np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0]))
+    return salted, (keys != 0) & (salted != 0)
+
+
 class BucketTable:
     """Shared band keys of the rows that can have candidates (``needed``), and the
     indexed rows under each key."""
@@ -42,9 +51,8 @@ class BucketTable:
             _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
             shared[:, b] = (counts[inverse] > 1) & (column != 0)
         self.needed = np.flatnonzero(shared.any(axis=1))
-        with np.errstate(over="ignore"):
-            salted = keys[self.needed] ^ (np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0]))
-        mask = shared[self.needed] & (salted != 0)
+        salted, valid = salted_keys(keys[self.needed])
+        mask = shared[self.needed] & valid
         del shared
         # Row-major order of the mask: each needed row's keys are contiguous, band order.
         _, ids = np.unique(salted[mask], return_inverse=True)

@@ -28,7 +28,7 @@ from ..formats import Format
 from ..io import atomic_path
 from ..progress import progress
 from ._stream import PathLike, lines, resolve_format, verbatim, write_kept
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint, materialize
 from .index import Fingerprints, MatchConfig, Matches, match
 from .sketch import _np
 from .views import view_text
@@ -117,9 +117,10 @@ def dedup(
         format: the input format, or ``"auto"``.
         workers: processes for fingerprinting a large plain ``.jsonl`` (default: up to
             2 when available; 1 disables it).
-        engine: ``Engine("ray")`` fingerprints a ``.jsonl`` file or URI on Ray (the
-            expensive pass); matching and keep-first run on the driver, so drops, clusters
-            and rejects are those of the local engine. ``output`` may then be a folder of
+        engine: ``Engine("ray")`` fingerprints a ``.jsonl`` file or URI on Ray and
+            matches there too (band shuffle, verification, components, keep-first: see
+            :mod:`sftdata.clean.distmatch`), so drops, clusters and rejects are those of
+            the local engine. With ``against``, matching runs on the driver. ``output`` may then be a folder of
             shards (``out/``) with a manifest.
 
     Returns:
@@ -128,7 +129,8 @@ def dedup(
     config = config or DedupConfig()
     fmt = resolve_format(input, format, majority=rejects is not None)
     # The input first: a large input can then use forked workers (see fingerprint).
-    fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers, engine=engine)]
+    on_ray = engine is not None and engine.ray and against is None
+    fps: list[Fingerprints] = [fingerprint(input, fmt, config, workers=workers, engine=engine, remote_keys=on_ray)]
     if against is not None:
         # The eval set is detected on its own: it may be in another format (views compare
         # records). It goes first in the list: matching indexes it before the input.
@@ -137,7 +139,11 @@ def dedup(
         if fp.failed and rejects is None:
             raise fp.failed[min(fp.failed)]
     n_ref = len(fps[0]) if against is not None else 0
-    matches = match(fps, config, references=1 if against is not None else 0, policy="kept", within=config.within)
+    matches = _match_on_ray(fps[0], config, engine) if on_ray and config.within else None
+    if matches is None:
+        if fps[-1].ranges is not None:
+            fps[-1] = materialize(fps[-1])
+        matches = match(fps, config, references=1 if against is not None else 0, policy="kept", within=config.within)
     drops = _policy(fps, matches, n_ref, config)
     train = fps[-1]
     where = _Locator(fps)
@@ -193,6 +199,13 @@ def dedup(
     if report is not None:
         _write_report(report, result, clusters, n_ref, where, matches, texts, config)
     return result
+
+
+def _match_on_ray(fp: Fingerprints, config: DedupConfig, engine: Engine | None) -> Matches | None:
+    from .distmatch import match_on_ray
+
+    assert engine is not None
+    return match_on_ray(fp, config, engine)
 
 
 class _Locator:

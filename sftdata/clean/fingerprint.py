@@ -92,7 +92,18 @@ def _work(span: tuple[int, int]) -> _Chunk:
     return chunk
 
 
-def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label: str | None, workers: int, engine: Engine = LOCAL) -> Fingerprints:
+def _work_remote(span: tuple[int, int]) -> _Chunk:
+    """:func:`_work` on a Ray actor, leaving the keys and shingles in the object store
+    (``chunk.keys`` holds their references)."""
+    import ray
+
+    chunk = _work(span)
+    chunk.keys = (ray.put(chunk.keys), ray.put(chunk.shingles))
+    chunk.shingles = []
+    return chunk
+
+
+def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label: str | None, workers: int, engine: Engine = LOCAL, *, remote_keys: bool = False) -> Fingerprints:
     np = _np()
     name = str(path)
     # Fork when it is safe: workers start at once and, unlike spawned ones, never re-run
@@ -105,16 +116,22 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     labels: list[Any] | None = [] if label is not None else None
     failed: dict[int, RecordError] = {}
     rows = base = 0
-    cache = ShingleCache(config.cache_mb << 20, spill=True) if config.mode == "near" and config.cache_mb > 0 else None
+    cache = ShingleCache(config.cache_mb << 20, spill=True) if config.mode == "near" and config.cache_mb > 0 and not remote_keys else None
     # The pool first: no progress-bar thread exists yet when the workers fork.
-    job = ordered_ranges(path, _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe(), engine=engine)
+    ranges: list[Any] | None = [] if remote_keys else None
+    job = ordered_ranges(path, _work_remote if remote_keys else _work, workers=workers, chunk=CHUNK_BYTES, initializer=_init, initargs=(name, fmt, config, label), fork=fork_safe(), engine=engine)
     total = remote.size(name) if remote.is_uri(name) else Path(path).stat().st_size
     with job as results, progress(f"fingerprinting {path}", total=total, unit="bytes") as advance:
         for (start, end), chunk in results:
             if chunk.error is not None:
                 message, lineno, code, remedy = chunk.error
                 raise ReadError(message, path=name, line=base + lineno, code=code, remedy=remedy)
-            keys.append(chunk.keys)
+            if ranges is not None:
+                from .distmatch import RangeRefs
+
+                ranges.append(RangeRefs(rows, len(chunk.lengths), *chunk.keys))
+            else:
+                keys.append(chunk.keys)
             lengths.append(np.asarray(chunk.lengths, dtype=np.int64))
             lines.append(np.asarray(chunk.lines, dtype=np.int64) + base)
             if labels is not None:
@@ -137,20 +154,27 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
         failed,
         labels,
         cache,
+        ranges,
     )
 
 
-def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None, engine: Engine | None = None) -> Fingerprints:
+def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str | None = None, workers: int | None = None, engine: Engine | None = None, remote_keys: bool = False) -> Fingerprints:
     """Pass 1: stream ``path`` and fingerprint every row (see the module docstring).
 
     A large uncompressed ``.jsonl`` is fingerprinted by ``workers`` processes (default:
     up to 2 when the machine has them), each reading its own byte range; the result is
     the same as in one process. ``engine=Engine("ray")`` fingerprints the ranges of a
-    ``.jsonl`` file or URI on Ray, with the same result.
+    ``.jsonl`` file or URI on Ray, with the same result; ``remote_keys`` then leaves the
+    keys and shingles on the cluster (``Fingerprints.ranges``) for
+    :func:`sftdata.clean.distmatch.match_on_ray`.
     """
     if engine is not None and engine.ray:
         require_ranges(path)
-        return fingerprint_parallel(path, fmt, config, label, 1, engine)
+        if remote_keys and config.mode == "near" and config.cache_mb <= 0:
+            from dataclasses import replace
+
+            config = replace(config, cache_mb=8192)  # the verifiers read pass 1's shingles
+        return fingerprint_parallel(path, fmt, config, label, 1, engine, remote_keys=remote_keys)
     if worth_it(path, workers):
         return fingerprint_parallel(path, fmt, config, label, workers or default_workers())
     acc = _Accumulator(config, label)
@@ -168,3 +192,10 @@ def fingerprint(path: PathLike, fmt: Format, config: MatchConfig, *, label: str 
     np = acc.np
     keys = acc.keys()
     return Fingerprints(str(path), fmt, keys, np.asarray(acc.lengths, dtype=np.int64), np.asarray(acc.lines, dtype=np.int64), acc.failed, acc.labels, acc.cache)
+
+
+def materialize(fp: Fingerprints) -> Fingerprints:
+    """``fp`` with the keys and shingles it left on Ray fetched here (matching on the driver)."""
+    from .distmatch import materialize as fetch
+
+    return fetch(fp)

@@ -110,6 +110,9 @@ class Fingerprints:
     labels: list[Any] | None = None  # per-row values of a field (split --stratify)
     #: shingles kept from pass 1 for a prefix of the rows (see ``MatchConfig.cache_mb``)
     shingles: ShingleCache | None = None
+    #: ``--engine ray``: keys and shingles left in the Ray object store, per range
+    #: (:class:`~sftdata.clean.distmatch.RangeRefs`); ``keys`` is then empty
+    ranges: list[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..api import RejectSink
+from ..engines.base import Engine
 from ..errors import UsageError
 from ..formats import Format
 from ..progress import progress
 from ._stream import PathLike, lines, resolve_format, write_kept
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint, materialize
 from .index import MatchConfig, match
 from .sketch import _np
 
@@ -80,7 +81,8 @@ def _targets(sizes: dict[Any, int], val_size: float) -> dict[Any, int]:
     return out
 
 
-def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto", workers: int | None = None) -> SplitReport:
+def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None, *, rejects: PathLike | None = None, format: str | Format = "auto", workers: int | None = None,
+          engine: Engine | None = None) -> SplitReport:
     """Write ``out_dir/train.jsonl`` and ``out_dir/val.jsonl`` (rows verbatim).
 
     Args:
@@ -91,19 +93,31 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
             the split, as in ``convert``).
         format: the input format, or ``"auto"``.
         workers: processes for fingerprinting a large plain ``.jsonl`` (1 disables).
+        engine: ``Engine("ray")`` fingerprints a ``.jsonl`` file on Ray and groups
+            near-duplicates there (see :mod:`sftdata.clean.distmatch`); the groups, and so
+            the split, are those of the local engine.
     """
     config = config or SplitConfig()
     if not (0 < config.val_size < 1 or (config.val_size >= 1 and float(config.val_size).is_integer())):
         raise UsageError(f"--val-size {config.val_size} is neither a fraction in (0, 1) nor a whole count.", remedy="Use e.g. 0.1 for 10% or 500 for 500 records.")
     fmt = resolve_format(input, format, majority=rejects is not None)
     mcfg = MatchConfig(**{**config.match.__dict__, "mode": "exact" if config.group == "exact" else "near"})
-    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers)
+    on_ray = engine is not None and engine.ray and config.group != "none"
+    fp = fingerprint(input, fmt, mcfg, label=config.stratify, workers=workers, engine=engine, remote_keys=on_ray)
     np = _np()
     n = len(fp)
     if config.group == "none":
         group = np.arange(n)
     else:
-        group = match([fp], mcfg, policy="all").group
+        found = None
+        if on_ray:
+            from .distmatch import match_on_ray
+
+            found = match_on_ray(fp, mcfg, engine, policy="all")  # type: ignore[arg-type]
+        if found is None:
+            fp = materialize(fp) if fp.ranges is not None else fp
+            found = match([fp], mcfg, policy="all")
+        group = found.group
     ok = np.ones(n, dtype=bool)
     ok[list(fp.failed)] = False
     if fp.failed and rejects is None:

@@ -163,8 +163,9 @@ def filter_cmd(input: str, output: str, drop_empty: bool, min_turns: int | None,
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.8, show_default=True, help="Jaccard threshold of --group near.")
 @click.option("--rejects", type=click.Path(), help="JSONL of rows that do not decode (otherwise the first one stops the split).")
 @click.option("--from", "from_", default="auto", show_default=True, help=FROM_HELP)
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def split_cmd(input: str, out_dir: str, val_size: float, seed: int, stratify: str | None, group: str, threshold: float, rejects: str | None, from_: str, as_json: bool) -> None:
+def split_cmd(input: str, out_dir: str, val_size: float, seed: int, stratify: str | None, group: str, threshold: float, rejects: str | None, from_: str, engine: str, ray_address: str | None, as_json: bool) -> None:
     """Split INPUT into OUT/train.jsonl and OUT/val.jsonl without separating near-duplicates.
 
     Example: sftdata split data.jsonl -o splits --val-size 0.1 --seed 42
@@ -175,6 +176,6 @@ def split_cmd(input: str, out_dir: str, val_size: float, seed: int, stratify: st
 
     bands, rows = choose_bands(threshold)
     config = SplitConfig(val_size=val_size, seed=seed, stratify=stratify, group=group, match=MatchConfig(threshold=threshold, sketch=SketchConfig(bands=bands, rows=rows)))  # type: ignore[arg-type]
-    result = split(input, out_dir, config, rejects=rejects, format=from_)
+    result = split(input, out_dir, config, rejects=rejects, format=from_, engine=engine_of(engine, ray_address))
     head = f"{input} -> {out_dir}: train {result.train}, val {result.val}, rejected {result.rejected} ({_n(result.groups, 'duplicate group')} kept on one side, largest {result.largest_group})"
     _echo_result(result, as_json, head, rejects)

@@ -8,6 +8,7 @@ import click
 import orjson
 
 from . import say
+from .engine import engine_of, engine_options
 
 
 @click.command("validate")
@@ -28,6 +29,7 @@ from . import say
 @click.option("--max-tokens", type=click.IntRange(min=1), default=65_536, show_default=True, help="Profile openai: warn (long-example-tokens) above this many tokens per example; set your model's limit.")
 @click.option("--tokenizer", default="qwen2.5", show_default=True, help="Tokenizer that counts --max-tokens (a built-in name, a cached tiktoken encoding such as o200k_base, or a local folder).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for large sharegpt JSONL files (default: one per CPU from 32 MiB, like convert; 1 = never).")
+@engine_options
 def validate_cmd(
     input: str | None,
     dataset_info: tuple[str, str] | None,
@@ -46,6 +48,8 @@ def validate_cmd(
     max_tokens: int,
     tokenizer: str,
     workers: int | None,
+    engine: str,
+    ray_address: str | None,
 ) -> None:
     """Check INPUT before training: every problem with file:line, field, rule and remedy.
 
@@ -67,6 +71,7 @@ def validate_cmd(
         rejects=rejects,
         output=output,
         workers=workers,
+        engine=engine_of(engine, ray_address),
         progress=True,
         fix=fix,
         strict=strict,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import RejectSink
+from ..engines.base import Engine
 from ..errors import Issue, ReadError, RecordError, UsageError
 from ..formats import Format
 from ..io import suffix_of, write_rows
@@ -46,12 +47,16 @@ def _default_workers(path: PathLike) -> int:
     return max(1, min(cpu_count(), 8)) if big else 1
 
 
-def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int, want_rows: bool) -> tuple[Validator, Iterator[Outcome | CleanBatch]]:
+def _file_units(path: PathLike, fmt: Format | None, opts: Options, workers: int, want_rows: bool, engine: Engine | None = None) -> tuple[Validator, Iterator[Outcome | CleanBatch]]:
     name = str(path)
     if fmt is None:
         rows = sample_rows(read_tolerant(path))
         fmt = choose_format(rows, name) if rows else None
     validator = Validator(fmt, opts, base_dir_of(path))
+    if engine is not None and engine.ray:
+        from .ranges import ray_outcomes
+
+        return validator, ray_outcomes(path, validator, engine)
     from .fast import fast_outcomes
 
     fast = fast_outcomes(path, validator, workers, want_rows)
@@ -91,6 +96,7 @@ def validate(
     locations: int = 3,
     progress: bool = False,
     dataset_info: tuple[PathLike, str] | None = None,
+    engine: Engine | None = None,
     **options: Any,
 ) -> ValidationReport:
     """Validate a dataset file, or an iterable of records or raw rows.
@@ -109,6 +115,9 @@ def validate(
         progress: show a progress line on stderr (only when stderr is a terminal).
         dataset_info: ``(path, name)`` of a LLaMA-Factory ``dataset_info.json`` entry: its
             columns and tags are the format, and ``source`` may be ``None`` (the entry's file).
+        engine: ``Engine("ray")`` validates the ranges of a plain ``.jsonl`` file on Ray
+            workers (the full rule engine on each range); the report, ``rejects`` and
+            ``output`` equal those of the local engine (see :mod:`sftdata.validate.ranges`).
         **options: ``strict``, ``fail_on`` ("error"/"warning"), ``fix``, ``media_root``,
             ``check_media``, ``max_chars`` (see :class:`~sftdata.validate.engine.Options`).
 
@@ -135,10 +144,12 @@ def validate(
         raise UsageError("nothing to validate.", remedy="Give a file, or --dataset-info PATH NAME.")
     fmt = resolve_format(format)
     is_path = isinstance(source, (str, os.PathLike))
+    if engine is not None and engine.ray and not is_path:
+        raise UsageError("engine=Engine('ray') validates a .jsonl file, not records in memory.", remedy="Pass the file's path, or drop engine.")
     path = str(source) if is_path else None
     if is_path:
         workers = workers if workers is not None else _default_workers(source)  # type: ignore[arg-type]
-        validator, outcomes = _file_units(source, fmt, opts, workers, output is not None)  # type: ignore[arg-type]
+        validator, outcomes = _file_units(source, fmt, opts, workers, output is not None, engine)  # type: ignore[arg-type]
     else:
         validator, outcomes = _object_units(source, fmt, opts)  # type: ignore[arg-type]
     report = ValidationReport(path, prof.name, validator.fmt.name if validator.fmt else None, opts.fail_on, locations)
