@@ -11,7 +11,8 @@
 record: ``source`` (the file), ``line`` (1-based) and ``row`` (the JSON text), in file
 order. The steps add columns and never drop a row silently: :func:`convert` and
 :func:`filter` keep every row and say, in ``codes`` and ``reason``, why a row would be
-rejected; :func:`kept` and :func:`rejected` split them. Every row is decoded by the same
+rejected (:func:`validate` adds every rule's verdict the same way); :func:`kept` and
+:func:`rejected` split them. Every row is decoded by the same
 format code as the local engine with its own ``Source``, so messages and counts agree.
 :func:`token_stats` returns the local engine's :class:`~sftdata.stats.report.StatsReport`
 (the per-record counts are gathered in order, so percentiles are exact). For dedup and
@@ -128,6 +129,37 @@ def filter(ds: Any, filters: Sequence[Filter], from_: str | Format) -> Any:  # n
         except RecordError as err:
             return {**row, "codes": sorted({i.code for i in err.issues}), "error": str(err)}
         return {**row, "codes": [drop.code] if drop else [], "error": drop.message if drop else ""}
+
+    return ds.map(one)
+
+
+def validate(ds: Any, from_: str | Format, *, profile: str = "sftdata", strict: bool = False, media_root: str | os.PathLike[str] | None = None, check_media: bool = False) -> Any:
+    """Add ``codes`` (the error codes of each row: empty when it passes, so :func:`kept`
+    and :func:`rejected` split them), ``warnings`` (warning codes) and ``issues`` (every
+    issue as ``sftdata validate --json`` words it: code, severity, field, message). The
+    rules are the local engine's for ``profile`` (``strict`` makes warnings errors), run
+    on each row with its own ``Source``. Two rules need the whole file and are left to
+    ``sftdata validate --engine ray``: ``duplicate-record`` and KTO's single-label check.
+    Media files are not opened unless ``check_media`` (each worker must see them)."""
+    from .validate.engine import Options, Validator
+    from .validate.profiles import get_profile
+    from .validate.reader import parse_line
+
+    fmt = _format(from_)
+    options = Options(profile=get_profile(profile), strict=strict, media_root=Path(media_root) if media_root else None, check_media=check_media, fast=False)
+
+    state: dict[str, Any] = {}  # one validator per task, built where it runs
+
+    def one(row: dict[str, Any]) -> dict[str, Any]:
+        validator = state.get("v") or state.setdefault("v", Validator(fmt, options))
+        raw = parse_line(row["row"].encode(), Source(row["source"], int(row["line"]), "line"))
+        found = (raw.issue,) if raw.issue is not None else validator.check_row(raw.row, raw.source).issues
+        return {
+            **row,
+            "codes": sorted({i.code for i in found if i.severity == "error"}),
+            "warnings": sorted({i.code for i in found if i.severity != "error"}),
+            "issues": [{"code": i.code, "severity": i.severity, "field": i.field, "message": i.message} for i in found],
+        }
 
     return ds.map(one)
 

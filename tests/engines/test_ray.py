@@ -214,3 +214,27 @@ def test_unreadable_lines_and_trainer_counts_on_ray_equal_local(engine: Engine, 
     with pytest.raises(Exception) as ray_err:
         F.filter(src, tmp_path / "y.jsonl", [F.Chars(max=400)], format="sharegpt", engine=engine)
     assert (type(ray_err.value), str(ray_err.value)) == (type(local_err.value), str(local_err.value))
+
+
+def test_sftdata_ray_validate_gives_every_rows_issues_as_local_validate(engine: Engine, tmp_path: Path) -> None:
+    """sftdata.ray.validate: per row, the issues of the local validator (code, field,
+    message, severity), with their file and line; only the whole-file rules are left out."""
+    import sftdata.ray as sr
+    from sftdata.validate.api import validate as local_validate
+
+    src = _mixed(tmp_path / "m.jsonl", 240)
+    for strict in (False, True):
+        out = sr.validate(sr.read(src), from_="sharegpt", strict=strict).take_all()
+        got: dict[tuple[str, str], list[tuple[int, object, str]]] = {}
+        for row in out:
+            for issue in row["issues"]:
+                got.setdefault((issue["code"], issue["severity"]), []).append((row["line"], issue["field"], issue["message"]))
+            assert row["codes"] == sorted({i["code"] for i in row["issues"] if i["severity"] == "error"})
+        want: dict[tuple[str, str], list[tuple[int, object, str]]] = {}
+        report = local_validate(src, format="sharegpt", strict=strict, locations=10_000, check_media=False).to_dict()
+        for rule in report["rules"]:
+            if rule["code"] in ("duplicate-record", "kto-single-label"):
+                continue
+            want[(rule["code"], rule["severity"])] = [(f["line"], f["field"], f["message"]) for f in rule["first"]]
+        assert got == want and want  # the file has errors and warnings
+        assert sum(1 for r in out if r["codes"]) == report["records"]["rejected"]
