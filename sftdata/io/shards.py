@@ -36,8 +36,11 @@ MANIFEST = "manifest.json"
 
 
 def is_folder(path: str | os.PathLike[str]) -> bool:
-    """Whether an output names a folder of shards rather than one file."""
+    """Whether an output names a folder of shards rather than one file (``-`` is
+    standard output, never a folder)."""
     text = os.fspath(path)
+    if text == "-":
+        return False
     return text.endswith(("/", os.sep)) or Path(text).is_dir() or suffix_of(text)[0] == ""
 
 

@@ -298,7 +298,7 @@ def test_validate_uses_workers_on_large_files(tmp_path: Path, monkeypatch: pytes
     small.write_text("{}\n")
     seen: list[int] = []
 
-    def spy(path: object, fmt: object, opts: object, workers: int, want_rows: bool) -> None:
+    def spy(path: object, fmt: object, opts: object, workers: int, want_rows: bool, engine: object = None) -> None:
         seen.append(workers)
         raise KeyboardInterrupt  # stop here: only the choice of workers is under test
 
@@ -310,3 +310,14 @@ def test_validate_uses_workers_on_large_files(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(KeyboardInterrupt):
         vapi.validate(big, workers=1)
     assert seen == [2, 1, 1]
+
+
+def test_dash_output_is_standard_output_never_a_folder(tmp_path: Path) -> None:
+    """Regression: `-o -` once named a folder of shards (an output without a suffix), so
+    `dedup - -o -` printed nothing and made a directory called `-` where it ran."""
+    data = jsonl(ROWS[:10] + ROWS[:5])
+    for args in (("dedup", "-", "-o", "-", "--mode", "exact"), ("dedup", "-", "-o", "-", "--mode", "near"), ("convert", "-", "-o", "-", "--to", "openai")):
+        r = sftdata(*args, stdin=data, cwd=tmp_path)
+        assert r.code == 0, (args, r.text)
+        assert len(r.out.splitlines()) in (10, 15), (args, r.out)
+    assert list(tmp_path.iterdir()) == []
