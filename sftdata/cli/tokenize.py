@@ -10,6 +10,7 @@ import orjson
 
 from ..errors import UsageError
 from . import say
+from .engine import engine_of, engine_options
 from .stats import TEMPLATE_HELP, TOKENIZER_HELP
 from .stats_view import _n
 
@@ -31,9 +32,10 @@ from .stats_view import _n
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the --val-size split (LLaMA-Factory's seed).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: 2 for inputs over 4 MB, else 1).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None, help="Write rows that do not decode or are left out here (JSONL with reasons) instead of stopping.")
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str, tokenizer: str, template: str, cutoff_len: int | None, train_on: str | None, packing: bool,
-                 from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, val_size: float, seed: int, workers: int | None, rejects: str | None, as_json: bool) -> None:  # fmt: skip
+                 from_: str, media_root: str | None, dataset_info: tuple[str, str] | None, val_size: float, seed: int, workers: int | None, rejects: str | None, engine: str, ray_address: str | None, as_json: bool) -> None:  # fmt: skip
     """Tokenize INPUTS once into OUTPUT, in the layout --trainer loads directly.
 
     The folder records a cache key (sha256 of the inputs, the tokenizer's files, the
@@ -54,7 +56,7 @@ def tokenize_cmd(inputs: tuple[str, ...], output: str, trainer: str, stage: str,
         raise UsageError("no input given.", field="INPUTS", remedy="Pass data files, or --dataset-info FILE NAMES.")
     config = TokenizeConfig(tokenizer=tokenizer, template=template, trainer=trainer, stage=stage, cutoff_len=cutoff_len, train_on=train_on, packing=packing, format=from_, media_root=media_root, val_size=val_size, seed=seed)  # type: ignore[arg-type]
     with RejectSink(rejects) as sink, (nullcontext(Ticker()) if as_json else progress("tokenizing")) as bar:
-        report = tokenize_dataset(sources, output, config, workers=workers, rejects=sink if rejects else None, progress=bar.update)
+        report = tokenize_dataset(sources, output, config, workers=workers, rejects=sink if rejects else None, progress=bar.update, engine=engine_of(engine, ray_address))
     if as_json:
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return

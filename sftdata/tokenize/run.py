@@ -16,6 +16,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
+from ..engines.base import LOCAL
 from ..errors import ReadError, RecordError, UsageError
 from ..record import Source
 from .key import cache_key
@@ -149,11 +150,11 @@ def default_workers(inputs: list[Path]) -> int:
     return min(2, os.cpu_count() or 1) if size > (4 << 20) else 1
 
 
-def _items(inputs: list[Path], size: int, gate: threading.Semaphore | None) -> Iterator[list[tuple[int, dict[str, Any], Source]]]:
-    """The rows of all inputs, concatenated (as LLaMA-Factory merges datasets), in batches."""
-    from ..io import read_rows
-
-    rows = chain.from_iterable(((i, row, src) for row, src in read_rows(p)) for i, p in enumerate(inputs))
+def _items(inputs: list[Path], size: int, gate: threading.Semaphore | None) -> Iterator[list[tuple[int, Any, Source]]]:
+    """The rows of all inputs, concatenated (as LLaMA-Factory merges datasets), in batches;
+    a line that is not a JSON object comes as a :class:`~sftdata.io.lines.BadLine` in its
+    place (the batch sets it aside, or the run stops at it without ``--rejects``)."""
+    rows = chain.from_iterable(_tolerant(i, p) for i, p in enumerate(inputs))
     while True:
         if gate is not None:
             gate.acquire()
@@ -163,23 +164,41 @@ def _items(inputs: list[Path], size: int, gate: threading.Semaphore | None) -> I
         yield batch
 
 
-def _batches(inputs: list[Path], job: Job, workers: int, rows: Callable[[int, threading.Semaphore | None], Iterator[list[Any]]] | None = None) -> Iterator[BatchResult]:
+def _tolerant(index: int, path: Path) -> Iterator[tuple[int, Any, Source]]:
+    from ..io import read_rows
+    from ..io.lines import BadLine
+
+    pending: list[tuple[int, Any, Source]] = []
+
+    def bad(text: Any, source: Source, code: str, message: str, remedy: str) -> None:
+        pending.append((index, BadLine(source.line, code, message, remedy, text), source))
+
+    for row, source in read_rows(path, bad=bad):
+        yield from pending  # unreadable lines before this row, in file order
+        pending.clear()
+        yield index, row, source
+    yield from pending
+
+
+def _batches(inputs: list[Path], job: Job, workers: int, rows: Callable[[int, threading.Semaphore | None], Iterator[list[Any]]] | None = None, ray: tuple[Any, TokenizeConfig] | None = None) -> Iterator[BatchResult]:
     """Results in input order: byte ranges of a single JSONL file (when the layout does not
     depend on LLaMA-Factory's batches), else row batches; in ``workers`` processes.
-    ``rows(size, gate)`` gives the row batches instead of the inputs (a split's order)."""
+    ``rows(size, gate)`` gives the row batches instead of the inputs (a split's order).
+    ``ray=(engine, config)``: the byte ranges run on Ray actors, which build the job from
+    the config (a tokenizer is loaded where it runs, not shipped)."""
     import multiprocessing as mp
 
-    from ..engines.local import ordered_ranges, worker_pool
+    from ..engines.local import worker_pool
 
     batch_aligned = job.trainer == "llamafactory" and (job.stage == "kto" or job.packing)
     items = rows or (lambda size, gate: _items(inputs, size, gate))
-    if rows is None and workers > 1 and len(inputs) == 1 and _plain_jsonl(inputs[0]) and not batch_aligned:
+    if ray is not None or (rows is None and workers > 1 and len(inputs) == 1 and _plain_jsonl(inputs[0]) and not batch_aligned):
+        from ..engines.run import ordered_ranges as any_ranges
+
+        init: dict[str, Any] = {"initializer": _ray_job, "initargs": (ray[1], job.formats, job.paths)} if ray is not None else {}
         base = 0
-        with ordered_ranges(inputs[0], work_range, workers=workers, chunk=RANGE_BYTES) as results:
+        with any_ranges(inputs[0], work_range, workers=workers, chunk=RANGE_BYTES, engine=ray[0] if ray is not None else LOCAL, **init) as results:
             for _, result in results:
-                if result.error is not None:
-                    message, code, line, remedy = result.error
-                    raise ReadError(message, path=str(inputs[0]), line=base + line, code=code, remedy=remedy)
                 yield rebase(result, base)
                 base += result.lines
         return
@@ -199,6 +218,43 @@ def _batches(inputs: list[Path], job: Job, workers: int, rows: Callable[[int, th
             pool.terminate()
 
 
+def _ray_job(config: TokenizeConfig, formats: tuple[Any, ...], paths: tuple[str, ...]) -> None:
+    """Set a Ray actor up with the job the driver runs (as a forked worker inherits it)."""
+    from ..templates import get_template
+    from ..tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer(config.tokenizer)
+    template = get_template(config.template, tokenizer=tokenizer)
+    set_job(_job(config, formats, [Path(p) for p in paths], tokenizer, template))
+
+
+def _job(config: TokenizeConfig, fmts: tuple[Any, ...], paths: list[Path], tokenizer: Any, template: Any) -> Job:
+    encoder = Encoder(tokenizer, template, config.trainer, config.train_on, config.cutoff_len)  # type: ignore[arg-type]
+    pad = getattr(tokenizer, "pad_token_id", None)
+    return Job(fmts, encoder, config.trainer, config.stage, config.packing, pad if isinstance(pad, int) else 0, _where(paths, config.media_root), tuple(str(p) for p in paths))
+
+
+def _ray_ready(paths: list[Path], config: TokenizeConfig, engine: Any) -> tuple[Any, TokenizeConfig] | None:
+    """``(engine, config)`` when ``engine`` is Ray and this run can use it, else ``None``;
+    what Ray cannot run is a clear error, never a silent local run."""
+    if engine is None or not engine.ray:
+        return None
+    from ..engines.run import require_ranges
+
+    if (config.trainer, config.stage) in TEXT_LAYOUTS:
+        raise UsageError(f"tokenize --engine ray writes token layouts; {config.trainer} {config.stage} is a text conversion.", field="--engine", remedy="Use `sftdata convert INPUT -o OUT --to trl --engine ray` for it, or drop --engine ray.")
+    if len(paths) != 1:
+        raise UsageError("tokenize --engine ray reads one .jsonl file.", field="--engine", remedy="Concatenate the inputs first (sftdata convert ... -o all.jsonl), or drop --engine ray.")
+    require_ranges(paths[0])
+    if config.val_size or (config.trainer == "llamafactory" and (config.stage == "kto" or config.packing)):
+        raise UsageError(
+            "tokenize --engine ray runs byte ranges; --val-size, and LLaMA-Factory's KTO pairs and packing (built per 1000-row batch), need the rows in one order on one machine.",
+            field="--engine",
+            remedy="Drop --engine ray for this layout (the local engine streams it with bounded memory).",
+        )
+    return engine, config
+
+
 def _consume(results: Iterator[BatchResult], split: str, staging: Staging, report: TokenizeReport, sinks: tuple[Any, Any], packs: tuple[PackStats, _Forecast]) -> None:
     """Write one split's results and add them to the report."""
     rejects, progress = sinks
@@ -207,6 +263,8 @@ def _consume(results: Iterator[BatchResult], split: str, staging: Staging, repor
     for result in results:
         for row, source, issues in result.rejected:
             err = RecordError(list(issues), path=source.path if source else None, line=source.line if source else None)
+            if rejects is None and not isinstance(row, dict):  # a line that is not a JSON object
+                raise ReadError(issues[0].message, path=source.path if source else None, line=source.line if source else None, code=issues[0].code, remedy="Fix or delete that line; `--rejects FILE` sets every unreadable line aside and goes on.")
             if rejects is None and issues[0].code not in DROPS:
                 raise err
             if rejects is not None:
@@ -241,12 +299,17 @@ def tokenize_dataset(
     workers: int | None = None,
     rejects: Any = None,
     progress: Callable[[int], None] | None = None,
+    engine: Any = None,
 ) -> TokenizeReport:
     """Tokenize ``inputs`` into ``output`` in ``config.trainer``'s layout (docs/tokenize.md).
 
     The output folder records the cache key; when it already holds the same key nothing
     is done (``report.reused``), a different key rebuilds it (atomically: the old folder
     stays until the new one is complete).
+
+    ``engine=Engine("ray")`` tokenizes the byte ranges of one ``.jsonl`` input on Ray
+    actors (same rows, order and report; not for ``val_size`` or LLaMA-Factory's KTO and
+    packing layouts, which need LLaMA-Factory's batches in order).
 
     ``inputs`` are paths, or ``(path, Format)`` pairs such as
     :func:`sftdata.formats.llamafactory.from_dataset_info` returns for a dataset_info.json entry.
@@ -265,6 +328,7 @@ def tokenize_dataset(
     started = time.perf_counter()
     tokenizer = get_tokenizer(config.tokenizer)
     template = get_template(config.template, tokenizer=tokenizer)
+    ray = _ray_ready(paths, config, engine)  # what Ray cannot run fails before any work
     parts = cache_key(paths, tokenizer, template, config.trainer, {**config.options(), "formats": _format_ids(fmts)})
     out = Path(output)
     found = load_manifest(out, missing_ok=True)
@@ -277,7 +341,7 @@ def tokenize_dataset(
         if (config.trainer, config.stage) in TEXT_LAYOUTS:
             _text(paths, fmts, config, staging, report, rejects)
         else:
-            _tokens(paths, fmts, config, (tokenizer, template), staging, report, (workers, rejects, progress))
+            _tokens(paths, fmts, config, (tokenizer, template), staging, report, (workers, rejects, progress, ray))
         report.seconds = time.perf_counter() - started
         staging.finish(report.to_dict())
     return report
@@ -337,12 +401,10 @@ class _Forecast:
             self._add(len(self.lengths))
 
 
-def _tokens(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, tok_tpl: tuple[Any, Any], staging: Staging, report: TokenizeReport, run: tuple[Any, Any, Any]) -> None:
-    workers, rejects, progress = run
+def _tokens(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, tok_tpl: tuple[Any, Any], staging: Staging, report: TokenizeReport, run: tuple[Any, Any, Any, Any]) -> None:
+    workers, rejects, progress, ray = run
     tokenizer, template = tok_tpl
-    encoder = Encoder(tokenizer, template, config.trainer, config.train_on, config.cutoff_len)  # type: ignore[arg-type]
-    pad = getattr(tokenizer, "pad_token_id", None)
-    job = Job(fmts, encoder, config.trainer, config.stage, config.packing, pad if isinstance(pad, int) else 0, _where(paths, config.media_root), tuple(str(p) for p in paths))
+    job = _job(config, fmts, paths, tokenizer, template)
     pack = PackStats(packed=config.packing)
     forecast = _Forecast(pack, config.cutoff_len)
     report.convention = convention_applied(config.trainer)
@@ -352,7 +414,7 @@ def _tokens(paths: list[Path], fmts: tuple[Any, ...], config: TokenizeConfig, to
     try:
         workers = workers or default_workers(paths)
         if not config.val_size:
-            _consume(_batches(paths, job, workers), "train", staging, report, (rejects, progress), (pack, forecast))
+            _consume(_batches(paths, job, workers, ray=ray), "train", staging, report, (rejects, progress), (pack, forecast))
         else:
             from .split import Spool, split_order
 

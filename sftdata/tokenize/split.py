@@ -54,7 +54,7 @@ class Spool:
             batch = []
             for at in order[start : start + size]:
                 self._file.seek(self.offsets[int(at)])
-                i, row, path, line, unit = pickle.load(self._file)  # noqa: S301 (our own spool)
+                i, row, path, line, unit = pickle.load(self._file)
                 batch.append((i, row, Source(path=path, line=line, unit=unit)))
             yield batch
 

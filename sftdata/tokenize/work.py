@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, RecordError
+from ..io.lines import BadLine
 from ..record import Record, Source
 from ..tokens import IGNORE_INDEX
 from .layouts import BUILDERS, KIND_OF_STAGE, Encoder, kl_records, lf_kto, trained
@@ -53,7 +54,6 @@ class BatchResult:
     pack: PackStats = field(default_factory=PackStats)  # packed rows (LLaMA-Factory --packing)
     lengths: list[int] = field(default_factory=list)  # unpacked: per row, for the packing forecast
     trains: list[int] = field(default_factory=list)
-    error: tuple[str, str, int, str | None] | None = None  # a bad line: message, code, line, remedy
 
 
 _JOB: Job | None = None
@@ -76,13 +76,25 @@ def _reject(out: BatchResult, row: dict[str, Any], source: Source | None, code: 
 
 
 def run_batch(items: list[Item]) -> BatchResult:
-    """Encode one batch of rows into the layout's columns."""
+    """Encode one batch of rows into the layout's columns; rejected rows in input order
+    (whatever the batch size, so any number of workers or engine sets aside the same file)."""
+    out = _run_batch(items)
+    if len(out.rejected) > 1:
+        order = {id(source): k for k, (_, _, source) in enumerate(items)}
+        out.rejected.sort(key=lambda r: order.get(id(r[1]), 0))
+    return out
+
+
+def _run_batch(items: list[Item]) -> BatchResult:
     job = _JOB
     assert job is not None
     out = BatchResult()
     want = KIND_OF_STAGE[job.stage]
     decoded: list[tuple[int, dict[str, Any], Source, Record]] = []
     for idx, row, source in items:
+        if type(row) is BadLine:  # a line that is not a JSON object: set aside (or the error)
+            out.rejected.append((row.text, source, (Issue(row.code, row.message),)))
+            continue
         try:
             record = job.formats[idx].decode(row, source)
         except RecordError as err:
@@ -133,19 +145,13 @@ def run_batch(items: list[Item]) -> BatchResult:
 def work_range(span: tuple[int, int]) -> BatchResult:
     """One byte range of the job's single JSONL input, read here."""
     from ..engines.local import line_count, read_span
-    from ..io.files import BadLine, range_rows
+    from ..io.files import range_rows
 
     job = _JOB
     assert job is not None
     path = job.paths[0]
     data = read_span(path, span)
-    try:
-        items = [(0, row, Source(path, lineno, "line")) for lineno, row in range_rows(data)]
-    except BadLine as bad:
-        out = BatchResult(lines=line_count(data))
-        out.error = (bad.message, bad.code, bad.line, bad.remedy)
-        return out
-    out = run_batch(items)
+    out = run_batch([(0, row, Source(path, lineno, "line")) for lineno, row in range_rows(data, tolerant=True)])
     out.lines = line_count(data)
     return out
 

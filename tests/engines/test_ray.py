@@ -238,3 +238,43 @@ def test_sftdata_ray_validate_gives_every_rows_issues_as_local_validate(engine: 
             want[(rule["code"], rule["severity"])] = [(f["line"], f["field"], f["message"]) for f in rule["first"]]
         assert got == want and want  # the file has errors and warnings
         assert sum(1 for r in out if r["codes"]) == report["records"]["rejected"]
+
+
+@pytest.mark.parametrize(("trainer", "stage"), [("llamafactory", "sft"), ("sftdata", "sft"), ("trl", "sft"), ("llamafactory", "dpo")])
+def test_tokenize_on_ray_equals_local(engine: Engine, small_ranges: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, trainer: str, stage: str) -> None:
+    """`tokenize --engine ray`: the folder holds the local engine's rows in the same order,
+    the report the same counts, the rejects the same lines."""
+    pytest.importorskip("datasets")
+    from datasets import load_from_disk
+
+    from sftdata.tokenize import TokenizeConfig, tokenize_dataset
+    from sftdata.tokenize import run as tokenize_run
+
+    monkeypatch.setattr(tokenize_run, "RANGE_BYTES", 4096)  # many ranges from a small file
+    if stage == "dpo":
+        src = tmp_path / "pref.jsonl"
+        src.write_text("".join(json.dumps({"conversations": [{"from": "human", "value": f"q{i} " * (i % 7 + 1)}], "chosen": {"from": "gpt", "value": f"good {i}"}, "rejected": {"from": "gpt", "value": f"bad {i}"}}) + "\n" for i in range(120)) + "not json\n")
+    else:
+        src = _mixed(tmp_path / "m.jsonl", 300)
+    config = TokenizeConfig(trainer=trainer, stage=stage, cutoff_len=48, format="sharegpt")  # type: ignore[arg-type]
+    reports = {}
+    for name, eng in (("local", None), ("ray", engine)):
+        with RejectSink(tmp_path / f"{name}.rej.jsonl") as sink:
+            reports[name] = tokenize_dataset([src], tmp_path / name, config, workers=1, rejects=sink, engine=eng).to_dict()
+    assert load_from_disk(str(tmp_path / "ray"))["train"].to_list() == load_from_disk(str(tmp_path / "local"))["train"].to_list()
+    for report in reports.values():
+        for key in ("seconds", "tokens_per_second", "output"):
+            report.pop(key)
+    assert reports["ray"] == reports["local"] and reports["local"]["rows"] > 0 and reports["local"]["rejected"]
+    assert (tmp_path / "ray.rej.jsonl").read_text() == (tmp_path / "local.rej.jsonl").read_text()
+
+
+def test_tokenize_on_ray_refuses_what_needs_one_order(engine: Engine, tmp_path: Path) -> None:
+    from sftdata.errors import UsageError
+    from sftdata.tokenize import TokenizeConfig, tokenize_dataset
+
+    src = _mixed(tmp_path / "m.jsonl", 20)
+    for config in (TokenizeConfig(trainer="llamafactory", packing=True), TokenizeConfig(trainer="sftdata", val_size=0.2), TokenizeConfig(trainer="trl", stage="dpo")):
+        with pytest.raises(UsageError, match="--engine ray"):
+            tokenize_dataset([src], tmp_path / "out", config, engine=engine)
+        assert not (tmp_path / "out").exists()

@@ -89,6 +89,31 @@ def test_bad_row_without_rejects_stops_with_its_line(tmp_path: Path) -> None:
     assert not (tmp_path / "tok").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_unreadable_lines_go_to_rejects_in_file_order_and_stop_the_run_without(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """`--rejects` means set aside and go on for lines that are not JSON objects too, in
+    file order whatever the batch or range size; without it the run stops at the line."""
+    from sftdata.tokenize import run as tokenize_run
+
+    monkeypatch.setattr(tokenize_run, "RANGE_BYTES", 512)  # with 2 workers: many ranges
+    lines = [json.dumps(r) for r in make_records(30)]
+    lines[4], lines[17], lines[25] = "not json", "[1, 2]", json.dumps({"conversations": "x"})
+    src = tmp_path / "bad.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    with RejectSink(tmp_path / "rejects.jsonl") as sink:
+        report = tokenize_dataset([src], tmp_path / "tok", TokenizeConfig(trainer="sftdata", format="sharegpt", cutoff_len=512), rejects=sink, workers=workers)
+    rejected = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["codes"][0]) for r in rejected] == [(5, "invalid-json"), (18, "wrong-type"), (26, "wrong-type")]
+    assert rejected[0]["record"] == "not json"  # the line as it was
+    assert report.read == 30 == report.rows + sum(report.rejected.values())
+    from sftdata.errors import ReadError
+
+    with pytest.raises(ReadError) as info:
+        tokenize_dataset([src], tmp_path / "tok2", TokenizeConfig(trainer="sftdata", format="sharegpt"), workers=workers)
+    assert info.value.line == 5 and info.value.code == "invalid-json"
+    assert not (tmp_path / "tok2").exists()
+
+
 def test_wrong_kind_for_the_stage_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(sftdata.RecordError, match="wrong-kind"):
         tokenize_dataset([FIX / "sharegpt" / "sft.jsonl"], tmp_path / "tok", TokenizeConfig(trainer="llamafactory", stage="dpo"))
