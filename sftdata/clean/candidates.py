@@ -21,7 +21,7 @@ between ~300 MB and ~30 MB for a million-row file).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._deps import _np
 from .sketch import _POS
@@ -36,19 +36,23 @@ class BucketTable:
 
     def __init__(self, keys: "np.ndarray") -> None:
         np = _np()
+        # Peak memory matters here (pass 2 of a million rows): temporaries are a column
+        # at a time, or the needed rows only, and updated in place where possible.
         shared = np.zeros(keys.shape, dtype=bool)
         for b in range(keys.shape[1]):
-            column = keys[:, b]
-            _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
-            shared[:, b] = (counts[inverse] > 1) & (column != 0)
+            shared[:, b] = _shared(np, keys[:, b])
         self.needed = np.flatnonzero(shared.any(axis=1))
-        with np.errstate(over="ignore"):
-            salted = keys[self.needed] ^ (np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0]))
-        mask = shared[self.needed] & (salted != 0)
+        mask = shared[self.needed]
         del shared
+        salted = keys[self.needed]
+        with np.errstate(over="ignore"):
+            salted ^= np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0])
+        mask &= salted != 0
         # Row-major order of the mask: each needed row's keys are contiguous, band order.
-        _, ids = np.unique(salted[mask], return_inverse=True)
-        self.ids = ids.astype(np.int32)
+        flat = salted[mask]
+        del salted
+        self.ids = _dense_ids(np, flat)
+        del flat
         self.ptr = np.zeros(len(self.needed) + 1, dtype=np.int64)
         np.cumsum(mask.sum(axis=1), out=self.ptr[1:])
         width = int(self.ids.max()) + 1 if len(self.ids) else 0
@@ -79,3 +83,33 @@ class BucketTable:
             else:
                 several[k] = True
                 more.setdefault(k, []).append(row)
+
+
+def _shared(np: Any, column: "np.ndarray") -> "np.ndarray":
+    """Which entries of ``column`` are non-zero and held by another entry too; as
+    ``np.unique(return_inverse, return_counts)`` would say, with one sort and no inverse."""
+    order = np.argsort(column, kind="stable")
+    ordered = column[order]
+    same = ordered[1:] == ordered[:-1]
+    dup = np.zeros(len(column), dtype=bool)
+    dup[1:] = same
+    dup[:-1] |= same
+    out = np.empty(len(column), dtype=bool)
+    out[order] = dup
+    out &= column != 0
+    return out
+
+
+def _dense_ids(np: Any, values: "np.ndarray") -> "np.ndarray":
+    """Rank of each value among the distinct ``values`` (``np.unique``'s inverse), as int32."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    step = np.empty(len(values), dtype=np.int32)
+    if len(values):
+        step[0] = 0
+        np.not_equal(ordered[1:], ordered[:-1], out=step[1:], casting="unsafe")
+        np.add.accumulate(step, out=step)
+    del ordered
+    ids = np.empty(len(values), dtype=np.int32)
+    ids[order] = step
+    return ids
