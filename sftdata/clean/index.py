@@ -229,7 +229,7 @@ class KeyBlocks:
             try:
                 if self._file is None:
                     self._file = tempfile.TemporaryFile(prefix="sftdata-keys-")
-                self._file.write(memoryview(_np().ascontiguousarray(block, dtype=_np().uint64)).cast("B"))
+                self._file.write(_np().ascontiguousarray(block, dtype=_np().uint64).reshape(-1).view(_np().uint8))
                 self.written += len(block)
                 return
             except OSError:
@@ -245,7 +245,7 @@ class KeyBlocks:
             f, self._file = self._file, None
             with f:
                 f.seek(0)
-                view = memoryview(out).cast("B")[: at * self.width * 8]
+                view = memoryview(out.reshape(-1).view(np.uint8)[: at * self.width * 8])
                 got = 0
                 while got < len(view):
                     n = f.readinto(view[got:])
