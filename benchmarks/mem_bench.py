@@ -84,7 +84,10 @@ def child(command: str, src: str, out: str, workers: int, trace: bool) -> None:
         threading.Thread(target=sample, daemon=True).start()
 
     def report() -> None:
-        print(json.dumps({"hwm_kib": _status("VmHWM"), "phases_kib": phases}), file=sys.stderr, flush=True)
+        import resource
+
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"hwm_kib": _status("VmHWM"), "cpu": use.ru_utime + use.ru_stime, "phases_kib": phases}), file=sys.stderr, flush=True)
 
     atexit.register(report)
     import sftdata.clean.fingerprint as fp
@@ -108,7 +111,7 @@ def run(command: str, src: Path, out: Path, workers: int, trace: bool) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{command} {src} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     stats = json.loads(proc.stderr.strip().splitlines()[-1])
-    return {"wall": wall, "peak_mib": stats["hwm_kib"] / 1024, "phases_mib": {k: round(v / 1024) for k, v in stats["phases_kib"].items()}}
+    return {"wall": wall, "cpu": stats["cpu"], "peak_mib": stats["hwm_kib"] / 1024, "phases_mib": {k: round(v / 1024) for k, v in stats["phases_kib"].items()}}
 
 
 def main() -> None:
@@ -124,8 +127,8 @@ def main() -> None:
     if a.child:
         child(*a.child, a.workers, a.trace)
         return
-    print("| rows | command | wall s (median) | rows/s | peak RSS MiB | phases (MiB) |")
-    print("|---|---|---|---|---|---|")
+    print("| rows | command | wall s (median) | CPU s (median) | rows/s (CPU) | peak RSS MiB | phases (MiB) |")
+    print("|---|---|---|---|---|---|---|")
     for src in a.inputs:
         with open(src, "rb") as f:
             rows = sum(1 for _ in f)
@@ -139,8 +142,9 @@ def main() -> None:
                 if a.keep is None:
                     shutil.rmtree(base)
             wall = statistics.median(x["wall"] for x in results)
+            cpu = statistics.median(x["cpu"] for x in results)
             peak = max(x["peak_mib"] for x in results)
-            print(f"| {rows:,} | {command} | {wall:.1f} | {rows / wall:,.0f} | {peak:.0f} | {results[-1]['phases_mib']} |", flush=True)
+            print(f"| {rows:,} | {command} | {wall:.1f} | {cpu:.1f} | {rows / cpu:,.0f} | {peak:.0f} | {results[-1]['phases_mib']} |", flush=True)
 
 
 if __name__ == "__main__":
