@@ -55,8 +55,10 @@ texts = json.load(open(sys.argv[1], encoding="utf-8"))
 c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 t = time.perf_counter()
 n = 0
+nfc = len(sys.argv) > 2 and sys.argv[2] == "nfc"
+from unicodedata import normalize
 for text in texts:
-    n += len(enc.encode(text, allowed_special="all"))
+    n += len(enc.encode(normalize("NFC", text) if nfc else text, allowed_special="all"))
 s = time.perf_counter() - t
 u = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"tokens": n, "seconds": s, "cpu": u.ru_utime + u.ru_stime - c0, "rss_mb": hwm_mb()}))
@@ -93,16 +95,23 @@ print(json.dumps({"tokens": report.tokens, "seconds": s, "cpu": cpu, "rss_mb": r
 """
 
 
-def source_rows() -> list[dict]:
-    rows = list(json.loads((REALDATA / "glaive_toolcall_en_demo.json").read_text(encoding="utf-8")))
-    for name in ("alpaca_zh_demo.json", "identity.json"):
+def source_rows(shape: str = "mixed") -> list[dict]:
+    """mixed: glaive tool calls + alpaca_zh + identity; alpaca: alpaca_zh rows only (short
+    single-turn rows, where per-row costs weigh most; the only alpaca demo set here)."""
+    if shape == "alpaca":
+        rows: list[dict] = []
+        names: tuple[str, ...] = ("alpaca_zh_demo.json",)
+    else:
+        rows = list(json.loads((REALDATA / "glaive_toolcall_en_demo.json").read_text(encoding="utf-8")))
+        names = ("alpaca_zh_demo.json", "identity.json")
+    for name in names:
         for r in json.loads((REALDATA / name).read_text(encoding="utf-8")):
             human = r["instruction"] + ("\n" + r["input"] if r.get("input") else "")
             rows.append({"conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": r["output"]}]})
     return rows
 
 
-def build(folder: Path, n: int) -> tuple[Path, Path, Path]:
+def build(folder: Path, n: int, shape: str = "mixed") -> tuple[Path, Path, Path]:
     from sftdata.formats import get_format
     from sftdata.templates import get_template
     from sftdata.tokenizers.export import export_qwen_tokenizer
@@ -111,7 +120,7 @@ def build(folder: Path, n: int) -> tuple[Path, Path, Path]:
     fmt, tpl = get_format("sharegpt"), get_template("qwen")
     with open(data, "w", encoding="utf-8") as fh, open(texts_path, "w", encoding="utf-8") as out:
         out.write("[")
-        for i, row in enumerate(itertools.islice(itertools.cycle(source_rows()), n)):
+        for i, row in enumerate(itertools.islice(itertools.cycle(source_rows(shape)), n)):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.write(("," if i else "") + json.dumps(tpl.render(fmt.decode(row)).text, ensure_ascii=False))
         out.write("]")
@@ -128,13 +137,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100_000, help="records")
     parser.add_argument("-r", type=int, default=3, help="repeats")
+    parser.add_argument("--shape", choices=("mixed", "alpaca"), default="mixed", help="mixed: glaive + alpaca_zh + identity; alpaca: alpaca_zh rows only")
+    parser.add_argument("--nfc", action="store_true", help="the tiktoken loop NFC-normalises each text first (as sftdata does)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        data, texts, tokenizer_json = build(Path(tmp), args.n)
-        print(f"{args.n:,} records, {data.stat().st_size / 1e6:.0f} MB JSONL; {os.cpu_count()} cores; medians of {args.r}")
+        data, texts, tokenizer_json = build(Path(tmp), args.n, args.shape)
+        print(f"{args.shape} shape, tiktoken loop {'with' if args.nfc else 'without'} NFC; {args.n:,} records, {data.stat().st_size / 1e6:.0f} MB JSONL; {os.cpu_count()} cores; medians of {args.r}")
         results: dict[str, list[dict]] = {"tiktoken loop": [], "HF fast batch": [], "sftdata stats": []}
         for _ in range(args.r):
-            results["tiktoken loop"].append(run(TIKTOKEN, str(texts)))
+            results["tiktoken loop"].append(run(TIKTOKEN, str(texts), "nfc" if args.nfc else "raw"))
             results["HF fast batch"].append(run(HF, str(texts), str(tokenizer_json)))
             results["sftdata stats"].append(run(SFTDATA, str(data)))
     rate = {k: statistics.median(r["tokens"] / r["seconds"] for r in v) for k, v in results.items()}

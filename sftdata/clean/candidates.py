@@ -21,7 +21,7 @@ between ~300 MB and ~30 MB for a million-row file).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._deps import _np
 from .sketch import _POS
@@ -30,13 +30,21 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 
-def salted_keys(keys: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+def salted_keys(keys: "np.ndarray", *, in_place: bool = False) -> tuple["np.ndarray", "np.ndarray"]:
     """Each band key mixed with its band (a key means nothing in another band), and which
-    of them can index a row (nonzero before and after mixing)."""
+    of them can index a row (nonzero before and after mixing). ``in_place`` mixes into
+    ``keys`` itself (a copy the caller owns), sparing one array of keys."""
     np = _np()
+    valid = keys != 0
     with np.errstate(over="ignore"):
-        salted = keys ^ (np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0]))
-    return salted, (keys != 0) & (salted != 0)
+        salt = np.arange(1, keys.shape[1] + 1, dtype=np.uint64) * np.uint64(_POS[0])
+    if in_place:
+        keys ^= salt
+        salted = keys
+    else:
+        salted = keys ^ salt
+    valid &= salted != 0
+    return salted, valid
 
 
 class BucketTable:
@@ -45,24 +53,34 @@ class BucketTable:
 
     def __init__(self, keys: "np.ndarray") -> None:
         np = _np()
+        # Peak memory matters here (pass 2 of a million rows): temporaries are a column
+        # at a time, or the needed rows only, and updated in place where possible.
         shared = np.zeros(keys.shape, dtype=bool)
         for b in range(keys.shape[1]):
-            column = keys[:, b]
-            _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
-            shared[:, b] = (counts[inverse] > 1) & (column != 0)
+            shared[:, b] = _shared(np, keys[:, b])
         self.needed = np.flatnonzero(shared.any(axis=1))
-        salted, valid = salted_keys(keys[self.needed])
-        mask = shared[self.needed] & valid
+        mask = shared[self.needed]
         del shared
+        salted, valid = salted_keys(keys[self.needed], in_place=True)  # fancy indexing: a copy
+        mask &= valid
+        del valid
         # Row-major order of the mask: each needed row's keys are contiguous, band order.
-        _, ids = np.unique(salted[mask], return_inverse=True)
-        self.ids = ids.astype(np.int32)
+        flat = salted[mask]
+        del salted
+        self.ids = _dense_ids(np, flat)
+        del flat
         self.ptr = np.zeros(len(self.needed) + 1, dtype=np.int64)
         np.cumsum(mask.sum(axis=1), out=self.ptr[1:])
         width = int(self.ids.max()) + 1 if len(self.ids) else 0
-        self.first = np.full(width, -1, dtype=np.int64)
-        self.several = np.zeros(width, dtype=bool)
-        self.more: dict[int, list[int]] = {}
+        # Every row that can ever be indexed under a key is known now, so each key gets
+        # its slots in one array (CSR): ``slots[start[k] : start[k] + count[k]]`` are the
+        # rows indexed under key ``k`` so far, in indexing order. A dictionary of lists
+        # for keys indexing several rows cost ~170 MB per million rows in split, where
+        # every row is indexed.
+        self.start = np.zeros(width + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.ids, minlength=width), out=self.start[1:])
+        self.count = np.zeros(width, dtype=np.int32)
+        self.slots = np.empty(len(self.ids), dtype=np.int64)
 
     def _ids(self, row: int) -> "np.ndarray":
         p = int(self.needed.searchsorted(row))
@@ -72,18 +90,48 @@ class BucketTable:
         """Indexed rows sharing a key with ``row``, once per shared key (so a row sharing
         more bands appears more often)."""
         ids = self._ids(row)
-        found = self.first[ids]
-        out: list[int] = found[found >= 0].tolist()
-        for k in ids[self.several[ids]].tolist():
-            out.extend(self.more[k])
+        count = self.count[ids]
+        at = self.start[ids]
+        out: list[int] = self.slots[at[count > 0]].tolist()
+        several = count > 1
+        if several.any():
+            slots = self.slots
+            for a, c in zip(at[several].tolist(), count[several].tolist()):
+                out.extend(slots[a + 1 : a + c].tolist())
         return out
 
     def index(self, row: int) -> None:
         """Make ``row`` a candidate for the rows that come after it."""
-        first, several, more = self.first, self.several, self.more
+        start, count, slots = self.start, self.count, self.slots
         for k in self._ids(row).tolist():
-            if first[k] < 0:
-                first[k] = row
-            else:
-                several[k] = True
-                more.setdefault(k, []).append(row)
+            slots[start[k] + count[k]] = row
+            count[k] += 1
+
+def _shared(np: Any, column: "np.ndarray") -> "np.ndarray":
+    """Which entries of ``column`` are non-zero and held by another entry too; as
+    ``np.unique(return_inverse, return_counts)`` would say, with one sort and no inverse."""
+    order = np.argsort(column, kind="stable")
+    ordered = column[order]
+    same = ordered[1:] == ordered[:-1]
+    dup = np.zeros(len(column), dtype=bool)
+    dup[1:] = same
+    dup[:-1] |= same
+    out = np.empty(len(column), dtype=bool)
+    out[order] = dup
+    out &= column != 0
+    return out
+
+
+def _dense_ids(np: Any, values: "np.ndarray") -> "np.ndarray":
+    """Rank of each value among the distinct ``values`` (``np.unique``'s inverse), as int32."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    step = np.empty(len(values), dtype=np.int32)
+    if len(values):
+        step[0] = 0
+        np.not_equal(ordered[1:], ordered[:-1], out=step[1:], casting="unsafe")
+        np.add.accumulate(step, out=step)
+    del ordered
+    ids = np.empty(len(values), dtype=np.int32)
+    ids[order] = step
+    return ids

@@ -69,7 +69,8 @@ class DedupReport:
 
 def _policy(fps: list[Fingerprints], m: Matches, n_ref: int, config: DedupConfig) -> dict[int, int]:
     """Apply ``keep``: returns {dropped train row (global index) -> the row it keeps}."""
-    drops = {int(i): int(j) for i, j in enumerate(m.dup_of.tolist()) if j >= 0}
+    dropped = _np().flatnonzero(m.dup_of >= 0)  # not a list of every row (36 MB per million)
+    drops = dict(zip(dropped.tolist(), m.dup_of[dropped].tolist()))
     if config.keep == "first":
         return drops
     lengths = _np().concatenate([f.lengths for f in fps])

@@ -24,7 +24,7 @@ from ..io.files import BadLine, range_rows
 from ..progress import progress
 from ..record import Source
 from ._stream import PathLike, tolerant_rows
-from .index import Fingerprints, MatchConfig, _Accumulator, stack, viewer
+from .index import Fingerprints, KeyBlocks, MatchConfig, _Accumulator, viewer
 from .shinglecache import ShingleCache
 from .sketch import _np, fork_safe
 
@@ -110,7 +110,8 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
     # the caller's script (a script without an `if __name__ == "__main__"` guard would
     # fail). Once this process has used rensa, a forked child would deadlock (see
     # sketch.fork_safe), so then spawn: fresh interpreters importing sftdata (~0.5 s).
-    keys: list[Any] = []
+    width = config.sketch.bands if config.mode == "near" else 1
+    keys = KeyBlocks(width)
     lengths: list[Any] = []
     lines: list[Any] = []
     labels: list[Any] | None = [] if label is not None else None
@@ -144,11 +145,10 @@ def fingerprint_parallel(path: PathLike, fmt: Format, config: MatchConfig, label
             rows += len(chunk.lengths)
             base += chunk.newlines
             advance(end - start)
-    width = config.sketch.bands if config.mode == "near" else 1
     return Fingerprints(
         name,
         fmt,
-        stack(np, keys, width),
+        keys.join(),
         np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
         np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64),
         failed,

@@ -20,6 +20,7 @@ Two matching policies:
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from array import array
 from bisect import bisect_right
 from collections import Counter
@@ -132,7 +133,7 @@ class _Accumulator:
         self.sketcher = Sketcher(config.sketch) if config.mode == "near" else None
         self.width = config.sketch.bands if self.sketcher else 1
         self.label = label
-        self.blocks: list["np.ndarray"] = []
+        self.blocks = KeyBlocks(self.width, spill=spill)
         # 8 bytes a row (a list of Python ints costs 36)
         self.lengths: array[int] = array("q")
         self.lines: array[int] = array("q")
@@ -198,20 +199,68 @@ class _Accumulator:
 
     def keys(self) -> "np.ndarray":
         self.flush()
-        return stack(self.np, self.blocks, self.width)
+        return self.blocks.join()
 
 
-def stack(np: Any, blocks: list["np.ndarray"], width: int) -> "np.ndarray":
-    """Concatenate key blocks, releasing each once copied: the peak is the result plus one
-    block, not twice the keys (112 MB per million rows)."""
-    out = np.empty((sum(len(b) for b in blocks), width), dtype=np.uint64)
-    at = 0
-    blocks.reverse()
-    while blocks:
-        block = blocks.pop()
-        out[at : at + len(block)] = block
-        at += len(block)
-    return out
+class KeyBlocks:
+    """Key blocks of a pass, appended as they come and joined into one array at the end.
+
+    They go to an unlinked temporary file (``TMPDIR``) and are read back once into the
+    final array, so the peak is that array alone. Kept in memory, a million rows' small
+    blocks (112 MB) stay in the allocator's heap after they are copied and freed, and the
+    process's peak is twice the keys (measured). A failed write (disk full) keeps the
+    blocks in memory instead.
+
+    >>> import numpy as np
+    >>> kb = KeyBlocks(2)
+    >>> kb.append(np.array([[1, 2]], np.uint64)); kb.append(np.array([[3, 4], [5, 6]], np.uint64))
+    >>> kb.join().tolist()
+    [[1, 2], [3, 4], [5, 6]]
+    """
+
+    def __init__(self, width: int, *, spill: bool = True) -> None:
+        self.width = width
+        self.rows = 0
+        self.written = 0  # rows in the file: always the first ones
+        self.blocks: list["np.ndarray"] = []  # rows after those
+        self._file: Any = None
+        self._spill = spill
+
+    def append(self, block: "np.ndarray") -> None:
+        self.rows += len(block)
+        if self._spill and not self.blocks:
+            try:
+                if self._file is None:
+                    self._file = tempfile.TemporaryFile(prefix="sftdata-keys-")
+                self._file.write(_np().ascontiguousarray(block, dtype=_np().uint64).reshape(-1).view(_np().uint8))
+                self.written += len(block)
+                return
+            except OSError:
+                self._spill = False
+        self.blocks.append(block)
+
+    def join(self) -> "np.ndarray":
+        """All rows in order (the blocks are released)."""
+        np = _np()
+        out = np.empty((self.rows, self.width), dtype=np.uint64)
+        at = self.written
+        if self._file is not None:
+            f, self._file = self._file, None
+            with f:
+                f.seek(0)
+                view = memoryview(out.reshape(-1).view(np.uint8)[: at * self.width * 8])
+                got = 0
+                while got < len(view):
+                    n = f.readinto(view[got:])
+                    if not n:
+                        raise OSError(f"temporary key file ended at {got} of {len(view)} bytes")
+                    got += n
+        self.blocks.reverse()
+        while self.blocks:
+            block = self.blocks.pop()
+            out[at : at + len(block)] = block
+            at += len(block)
+        return out
 
 
 @dataclass
@@ -230,7 +279,8 @@ class Matches:
 
 class _UnionFind:
     def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+        # 8 bytes a row; a list of Python ints costs ~36 (36 MB per million rows).
+        self.parent = array("q", range(n))
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -255,13 +305,19 @@ def match(files: list[Fingerprints], config: MatchConfig, *, references: int = 0
     ``within=False`` the others are matched only against them.
     """
     np = _np()
-    keys = np.concatenate([f.keys for f in files]) if files else np.zeros((0, 1), dtype=np.uint64)
+    # One file (the usual case) is used as it is: a copy would double the largest array
+    # of pass 2 (112 MB per million rows).
+    if len(files) == 1:
+        keys = files[0].keys
+    else:
+        keys = np.concatenate([f.keys for f in files]) if files else np.zeros((0, 1), dtype=np.uint64)
     n = len(keys)
     n_ref = sum(len(f) for f in files[:references])
     dup_of = np.full(n, -1, dtype=np.int64)
     score = np.zeros(n, dtype=np.float32)
     uf = _UnionFind(n) if policy == "all" else None
     table = BucketTable(keys)
+    del keys  # the table holds what matching needs from them
     needed = table.needed
     exact = config.mode == "exact"
     store = _Shingles(files)
@@ -352,14 +408,12 @@ def _reshingle(files: list[Fingerprints], needed: "np.ndarray", config: MatchCon
     cached prefix of each file, else re-read and re-shingled a batch at a time."""
     sketcher = Sketcher(config.sketch)
     offset = 0
-    wanted_all = needed.tolist()
     for fp in files:
-        local = [i - offset for i in wanted_all if offset <= i < offset + len(fp)]
+        local = needed[(needed >= offset) & (needed < offset + len(fp))] - offset
         cached = fp.shingles or ShingleCache(0)
-        for i in local:
-            if i < cached.rows:
-                yield offset + i, cached.get(i)  # sorted and unique already
-        rest = {i for i in local if i >= cached.rows}
+        for i in local[local < cached.rows].tolist():
+            yield offset + i, cached.get(i)  # sorted and unique already
+        rest = set(local[local >= cached.rows].tolist())
         if rest:
             batch: list[tuple[int, str]] = []
 

@@ -19,6 +19,7 @@ give the same split.
 from __future__ import annotations
 
 import random
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,8 @@ def split(input: PathLike, out_dir: PathLike, config: SplitConfig | None = None,
     targets = _targets({name: int(total) for name, total in zip(names, totals.tolist()) if total}, config.val_size)
     want = [targets.get(name, 0) for name in names]
     # The shuffle of the sorted group ids is the same as before (Python's Random).
-    order = list(range(len(ids)))
+    # An array shuffles exactly as a list does (same swaps) at 8 bytes a group, not ~36.
+    order = array("q", range(len(ids)))
     random.Random(config.seed).shuffle(order)
     chosen = np.zeros(len(ids), dtype=bool)
     taken = [0] * len(names)
