@@ -29,6 +29,10 @@ Each engine runs in a fresh subprocess, which reports its own peak RSS (``VmHWM`
 ``/proc/self/status``; ``ru_maxrss`` would carry the parent's peak over fork/exec). The VM's
 speed drifts over minutes, so engines alternate and medians of ``--repeat`` runs are
 compared within one invocation.
+
+Measured (``--pairs 8 --batch 4 --repeat 3``, 2-core VM under load): LoRA 0.325 vs 0.037
+pairs/s (8.9x), full 0.306 vs 0.041 (7.5x); peak RSS 2,052 / 4,937 MB (LoRA), 2,116 / 5,167 MB
+(full); final losses equal to 1e-4.
 """
 
 from __future__ import annotations
