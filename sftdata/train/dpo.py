@@ -32,7 +32,7 @@ from .config import TrainConfig
 from .data import IGNORE, Example, collate
 from .reference import PrepareContext, Reference, precompute_model, reference_mode
 from .sft import token_example
-from .stage import Drop, Encode
+from .stage import Drop, Encode, RowsBatch
 
 AVERAGED = ("ipo", "orpo", "simpo")
 NO_REFERENCE = ("orpo", "simpo")
@@ -56,28 +56,12 @@ class Pair:
 
 
 @dataclass(frozen=True, slots=True)
-class PairBatch:
+class PairBatch(RowsBatch):
     """``rows`` holds the chosen rows then the rejected rows, padded to one width."""
 
     rows: Any
     n_rows: int
     ref: list[tuple[float, float]] | None
-
-    @property
-    def n_tokens(self) -> int:
-        return self.rows.n_tokens
-
-    @property
-    def n_trained(self) -> int:
-        return self.rows.n_trained
-
-    @property
-    def width(self) -> int:
-        return self.rows.width
-
-    @property
-    def weight(self) -> int:
-        return self.n_rows
 
 
 def preference_losses(pc: Any, pr: Any, rc: Any | None, rr: Any | None, *, loss: str, beta: float, simpo_gamma: float = 0.5) -> tuple[Any, Any, Any]:

@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .data import Example, collate
 from .reference import PrepareContext, Reference, precompute_model, reference_mode
 from .sft import tensors, token_example
-from .stage import Drop, Encode
+from .stage import Drop, Encode, RowsBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,31 +54,17 @@ class Labelled:
 
 
 @dataclass(frozen=True, slots=True)
-class LabelledBatch:
+class LabelledBatch(RowsBatch):
+    """``rows`` holds the desirable and undesirable rows, ``kl`` their mismatched pairs."""
+
     rows: Any
     kl: Any
     labels: list[bool]
     ref: list[tuple[float, float]] | None
 
     @property
-    def n_rows(self) -> int:
+    def n_rows(self) -> int:  # type: ignore[override]
         return len(self.labels)
-
-    @property
-    def n_tokens(self) -> int:
-        return self.rows.n_tokens
-
-    @property
-    def n_trained(self) -> int:
-        return self.rows.n_trained
-
-    @property
-    def width(self) -> int:
-        return self.rows.width
-
-    @property
-    def weight(self) -> int:
-        return self.n_rows
 
 
 def kto_losses(chosen: Any, rejected: Any, ref_chosen: Any, ref_rejected: Any, kl: Any, *, beta: float, chosen_weight: float = 1.0, rejected_weight: float = 1.0) -> tuple[Any, Any, Any]:

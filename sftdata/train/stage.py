@@ -35,6 +35,31 @@ class Batch(Protocol):
     def weight(self) -> int: ...
 
 
+class RowsBatch:
+    """A stage batch whose token counts and width are those of the padded ``rows`` it holds
+    (preference and KTO batches), and whose weight is its number of rows (pairs or rows)."""
+
+    __slots__ = ()
+    rows: Any
+    n_rows: int
+
+    @property
+    def n_tokens(self) -> int:
+        return self.rows.n_tokens
+
+    @property
+    def n_trained(self) -> int:
+        return self.rows.n_trained
+
+    @property
+    def width(self) -> int:
+        return self.rows.width
+
+    @property
+    def weight(self) -> int:
+        return self.n_rows
+
+
 class Stage(Protocol):
     """One training objective. ``metric_names`` are the sums ``loss`` reports, in a fixed
     order (they are all-reduced as one vector); ``summarize`` turns window sums into log
