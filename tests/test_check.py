@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from _clean_helpers import check_data, check_row
 from _paths import ROOT
 
 from sftdata.check import check
@@ -17,27 +18,12 @@ from sftdata.check import check
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sftdata", *args], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
-WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon".split()
-
-
-def _row(i: int, edit: str | None = None) -> dict:
-    words = [f"{w}{i}" for w in WORDS] * 2
-    if edit is not None:
-        words[7] = edit
-    return {"conversations": [{"from": "human", "value": f"Question number {i}?"}, {"from": "gpt", "value": " ".join(words)}]}
+_row = check_row
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> tuple[Path, Path]:
-    rows = [_row(i) for i in range(10)]
-    rows += [_row(1), _row(2), _row(2)]  # exact copies: clusters {1: 2}, {2: 3}
-    rows += [_row(3, "changed"), _row(4, "other")]  # one word edited of 40: Jaccard ~0.85
-    rows.append({"conversations": [{"from": "robot", "value": "?"}]})  # invalid role
-    train = tmp_path / "train.jsonl"
-    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    evalset = tmp_path / "eval.json"
-    evalset.write_text(json.dumps([_row(5), _row(6, "leaked")]))
-    return train, evalset
+    return check_data(tmp_path)
 
 
 def test_counts_every_concern_exactly(data: tuple[Path, Path]) -> None:

@@ -15,35 +15,20 @@ from typing import Any
 
 import pytest
 from _chromium import Browser, available
+from _clean_helpers import check_data, check_row
 from _paths import ROOT
 
 from sftdata.check import check
 from sftdata.stats.html import render_report
 
 ARTIFACTS = Path(os.environ.get("SFTDATA_ARTIFACTS") or ROOT / "artifacts")
-WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon"]
-
 needs_chromium = pytest.mark.skipif(not available(), reason="Chromium is not installed (apt-get install chromium)")
-
-
-def _row(i: int, edit: str | None = None) -> dict:
-    words = [f"{w}{i}" for w in WORDS] * 2
-    if edit is not None:
-        words[7] = edit
-    return {"conversations": [{"from": "human", "value": f"Question number {i}?"}, {"from": "gpt", "value": " ".join(words)}]}
+_row = check_row
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> tuple[Path, Path]:
-    rows = [_row(i) for i in range(10)]  # lines 1-10
-    rows += [_row(1), _row(2), _row(2)]  # lines 11-13: copies of lines 2 and 3
-    rows += [_row(3, "changed"), _row(4, "other")]  # lines 14-15: one word edited (lines 4, 5)
-    rows.append({"conversations": [{"from": "robot", "value": "?"}]})  # line 16: invalid role
-    train = tmp_path / "train.jsonl"
-    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    evalset = tmp_path / "eval.json"
-    evalset.write_text(json.dumps([_row(5), _row(6, "leaked")]))
-    return train, evalset
+    return check_data(tmp_path)
 
 
 def value_at(doc: Any, key: str) -> Any:
